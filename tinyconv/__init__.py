@@ -1,0 +1,33 @@
+"""tinyconv: a convolutional neural network framework written from scratch (NumPy, CuPy).
+
+    import tinyconv
+    import tinyconv.nn as nn
+    import tinyconv.functional as F
+"""
+
+from . import functional, nn, optim
+from .backend import cuda_available, default_rng, get_array_module, manual_seed
+from .io import load, save
+from .tensor import Function, Tensor, cat, enable_grad, is_grad_enabled, no_grad, stack, tensor
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Function",
+    "Tensor",
+    "cat",
+    "cuda_available",
+    "default_rng",
+    "enable_grad",
+    "functional",
+    "get_array_module",
+    "is_grad_enabled",
+    "load",
+    "manual_seed",
+    "nn",
+    "no_grad",
+    "optim",
+    "save",
+    "stack",
+    "tensor",
+]

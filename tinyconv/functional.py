@@ -1,0 +1,38 @@
+"""Functional interface, shaped like ``torch.nn.functional``.
+
+Every function here builds one or a few ``Function`` nodes from ``tinyconv/ops``; read the
+op's file to see its forward and backward side by side.
+"""
+
+from .ops.activation import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from .ops.conv import conv2d, conv_output_size, conv_transpose2d
+from .ops.dropout import dropout
+from .ops.linear import flatten, linear, pad
+from .ops.loss import cross_entropy, mse_loss, nll_loss
+from .ops.norm import batch_norm, local_response_norm
+from .ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d, min_pool2d
+
+__all__ = [
+    "adaptive_avg_pool2d",
+    "avg_pool2d",
+    "batch_norm",
+    "conv2d",
+    "conv_output_size",
+    "conv_transpose2d",
+    "cross_entropy",
+    "dropout",
+    "flatten",
+    "leaky_relu",
+    "linear",
+    "local_response_norm",
+    "log_softmax",
+    "max_pool2d",
+    "min_pool2d",
+    "mse_loss",
+    "nll_loss",
+    "pad",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "tanh",
+]

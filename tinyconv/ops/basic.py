@@ -1,0 +1,352 @@
+"""Elementwise arithmetic, matrix product, reductions and shape operations.
+
+Each ``Function`` has its forward and backward side by side. Binary operations broadcast
+like NumPy; their backward sums the gradient back to each input's shape with ``unbroadcast``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..backend import get_array_module, to_device
+from ..tensor import Function
+
+
+def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
+    """Sum ``grad`` over the axes along which an input of ``shape`` was broadcast."""
+    if tuple(grad.shape) == tuple(shape):
+        return grad
+    extra = grad.ndim - len(shape)
+    axes = tuple(range(extra)) + tuple(
+        i + extra for i, s in enumerate(shape) if s == 1 and grad.shape[i + extra] != 1
+    )
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+# ------------------------------------------------------------------ arithmetic
+class Add(Function):
+    """y = a + b (broadcasting)."""
+
+    def forward(self, a: Any, b: Any) -> Any:
+        self.save_for_backward(a.shape, b.shape)
+        return a + b
+
+    def backward(self, dout: Any) -> tuple[Any, Any]:
+        sa, sb = self.saved
+        return unbroadcast(dout, sa), unbroadcast(dout, sb)
+
+
+class Sub(Function):
+    """y = a - b (broadcasting)."""
+
+    def forward(self, a: Any, b: Any) -> Any:
+        self.save_for_backward(a.shape, b.shape)
+        return a - b
+
+    def backward(self, dout: Any) -> tuple[Any, Any]:
+        sa, sb = self.saved
+        db = unbroadcast(-dout, sb) if self.needs_input_grad[1] else None
+        return unbroadcast(dout, sa), db
+
+
+class Mul(Function):
+    """y = a * b; da = dout * b, db = dout * a."""
+
+    def forward(self, a: Any, b: Any) -> Any:
+        self.save_for_backward(a, b)
+        return a * b
+
+    def backward(self, dout: Any) -> tuple[Any, Any]:
+        a, b = self.saved
+        da = unbroadcast(dout * b, a.shape) if self.needs_input_grad[0] else None
+        db = unbroadcast(dout * a, b.shape) if self.needs_input_grad[1] else None
+        return da, db
+
+
+class Div(Function):
+    """y = a / b; da = dout / b, db = -dout * a / b^2."""
+
+    def forward(self, a: Any, b: Any) -> Any:
+        self.save_for_backward(a, b)
+        return a / b
+
+    def backward(self, dout: Any) -> tuple[Any, Any]:
+        a, b = self.saved
+        da = unbroadcast(dout / b, a.shape) if self.needs_input_grad[0] else None
+        db = unbroadcast(-dout * a / (b * b), b.shape) if self.needs_input_grad[1] else None
+        return da, db
+
+
+class Neg(Function):
+    """y = -x."""
+
+    def forward(self, x: Any) -> Any:
+        return -x
+
+    def backward(self, dout: Any) -> Any:
+        return -dout
+
+
+class PowScalar(Function):
+    """y = x ** p for a constant p; dx = dout * p * x^(p-1)."""
+
+    def forward(self, x: Any, exponent: float) -> Any:
+        self.save_for_backward(x, exponent)
+        return x ** x.dtype.type(exponent) if x.dtype.kind == "f" else x**exponent
+
+    def backward(self, dout: Any) -> Any:
+        x, p = self.saved
+        return dout * (x.dtype.type(p) * x ** x.dtype.type(p - 1))
+
+
+class Pow(Function):
+    """y = a ** b with both tensors; da = dout * b a^(b-1), db = dout * y * log(a)."""
+
+    def forward(self, a: Any, b: Any) -> Any:
+        y = a**b
+        self.save_for_backward(a, b, y)
+        return y
+
+    def backward(self, dout: Any) -> tuple[Any, Any]:
+        a, b, y = self.saved
+        xp = get_array_module(a)
+        da = unbroadcast(dout * b * a ** (b - 1), a.shape) if self.needs_input_grad[0] else None
+        db = unbroadcast(dout * y * xp.log(a), b.shape) if self.needs_input_grad[1] else None
+        return da, db
+
+
+class Exp(Function):
+    """y = e^x; dx = dout * y."""
+
+    def forward(self, x: Any) -> Any:
+        y = get_array_module(x).exp(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, dout: Any) -> Any:
+        (y,) = self.saved
+        return dout * y
+
+
+class Log(Function):
+    """y = ln x; dx = dout / x."""
+
+    def forward(self, x: Any) -> Any:
+        self.save_for_backward(x)
+        return get_array_module(x).log(x)
+
+    def backward(self, dout: Any) -> Any:
+        (x,) = self.saved
+        return dout / x
+
+
+class Abs(Function):
+    """y = |x|; dx = dout * sign(x)."""
+
+    def forward(self, x: Any) -> Any:
+        self.save_for_backward(x)
+        return abs(x)
+
+    def backward(self, dout: Any) -> Any:
+        (x,) = self.saved
+        return dout * get_array_module(x).sign(x)
+
+
+class MatMul(Function):
+    """y = a @ b (batched like NumPy); da = dout @ b^T, db = a^T @ dout.
+
+    Shapes: a (..., n, k), b (..., k, m) -> (..., n, m). A 1-D operand is treated as a
+    row (a) or a column (b) vector, as in NumPy.
+    """
+
+    def forward(self, a: Any, b: Any) -> Any:
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError("matmul: both operands need at least one dimension")
+        self.save_for_backward(a, b)
+        return a @ b
+
+    def backward(self, dout: Any) -> tuple[Any, Any]:
+        a, b = self.saved
+        xp = get_array_module(a)
+        a2 = a[None, :] if a.ndim == 1 else a  # (1, k)
+        b2 = b[:, None] if b.ndim == 1 else b  # (k, 1)
+        d = dout
+        if a.ndim == 1:
+            d = xp.expand_dims(d, -2)
+        if b.ndim == 1:
+            d = xp.expand_dims(d, -1)
+        da = db = None
+        if self.needs_input_grad[0]:
+            da = unbroadcast(d @ xp.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
+        if self.needs_input_grad[1]:
+            db = unbroadcast(xp.swapaxes(a2, -1, -2) @ d, b2.shape).reshape(b.shape)
+        return da, db
+
+
+# ------------------------------------------------------------------ reductions
+class Sum(Function):
+    """y = sum of x over ``dim`` (all when None); dx = dout broadcast back."""
+
+    def forward(self, x: Any, dim: tuple[int, ...] | None, keepdim: bool) -> Any:
+        self.save_for_backward(x.shape, dim, keepdim)
+        return x.sum(axis=dim, keepdims=keepdim)
+
+    def backward(self, dout: Any) -> Any:
+        shape, dim, keepdim = self.saved
+        xp = get_array_module(dout)
+        if not keepdim:
+            dout = dout.reshape(_kept_shape(shape, dim))
+        return xp.broadcast_to(dout, shape)
+
+
+class Mean(Function):
+    """y = mean of x over ``dim``; dx = dout / count, broadcast back."""
+
+    def forward(self, x: Any, dim: tuple[int, ...] | None, keepdim: bool) -> Any:
+        count = x.size if dim is None else _prod(x.shape[d] for d in dim)
+        self.save_for_backward(x.shape, dim, keepdim, count)
+        return x.mean(axis=dim, keepdims=keepdim)
+
+    def backward(self, dout: Any) -> Any:
+        shape, dim, keepdim, count = self.saved
+        xp = get_array_module(dout)
+        if not keepdim:
+            dout = dout.reshape(_kept_shape(shape, dim))
+        return xp.broadcast_to(dout / dout.dtype.type(count), shape)
+
+
+class Max(Function):
+    """y = max (or min) of x over ``dim``; the gradient is shared equally among ties."""
+
+    def forward(self, x: Any, dim: tuple[int, ...] | None, keepdim: bool, mode: str = "max") -> Any:
+        y = x.max(axis=dim, keepdims=True) if mode == "max" else x.min(axis=dim, keepdims=True)
+        mask = x == y
+        self.save_for_backward(mask, dim, keepdim, x.shape)
+        return y if keepdim else y.reshape(_reduced_shape(x.shape, dim))
+
+    def backward(self, dout: Any) -> Any:
+        mask, dim, keepdim, shape = self.saved
+        if not keepdim:
+            dout = dout.reshape(_kept_shape(shape, dim))
+        count = mask.sum(axis=dim, keepdims=True).astype(dout.dtype)
+        return mask * (dout / count)
+
+
+def _kept_shape(shape: tuple[int, ...], dim: tuple[int, ...] | None) -> tuple[int, ...]:
+    if dim is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in dim else s for i, s in enumerate(shape))
+
+
+def _reduced_shape(shape: tuple[int, ...], dim: tuple[int, ...] | None) -> tuple[int, ...]:
+    if dim is None:
+        return ()
+    return tuple(s for i, s in enumerate(shape) if i not in dim)
+
+
+def _prod(values: Any) -> int:
+    out = 1
+    for v in values:
+        out *= int(v)
+    return out
+
+
+# ------------------------------------------------------------------- shapes
+class Reshape(Function):
+    """y = x viewed with a new shape; dx = dout reshaped back."""
+
+    def forward(self, x: Any, shape: tuple[int, ...]) -> Any:
+        self.save_for_backward(x.shape)
+        try:
+            return x.reshape(shape)
+        except ValueError:
+            raise ValueError(
+                f"reshape: cannot view a tensor of shape {tuple(x.shape)} ({x.size} elements) "
+                f"as {shape}"
+            ) from None
+
+    def backward(self, dout: Any) -> Any:
+        (shape,) = self.saved
+        return dout.reshape(shape)
+
+
+class Permute(Function):
+    """y = x with its axes reordered by ``dims``; dx = dout with the inverse order."""
+
+    def forward(self, x: Any, dims: tuple[int, ...]) -> Any:
+        if sorted(dims) != list(range(x.ndim)):
+            raise ValueError(f"permute: dims {dims} are not a permutation of {x.ndim} axes")
+        self.save_for_backward(dims)
+        return x.transpose(dims)
+
+    def backward(self, dout: Any) -> Any:
+        (dims,) = self.saved
+        inverse = [0] * len(dims)
+        for i, d in enumerate(dims):
+            inverse[d] = i
+        return dout.transpose(inverse)
+
+
+class GetItem(Function):
+    """y = x[index] (basic or advanced indexing); dx scatters dout back, adding repeats."""
+
+    def forward(self, x: Any, index: Any) -> Any:
+        self.save_for_backward(x.shape, x.dtype, index)
+        return x[index]
+
+    def backward(self, dout: Any) -> Any:
+        shape, dtype, index = self.saved
+        xp = get_array_module(dout)
+        dx = xp.zeros(shape, dtype=dtype)
+        xp.add.at(dx, index, dout)
+        return dx
+
+
+class Cat(Function):
+    """y = concatenation of the inputs along ``dim``; each dx is its slice of dout."""
+
+    def forward(self, *xs: Any, dim: int) -> Any:
+        xp = get_array_module(*xs)
+        self.save_for_backward([x.shape[dim] for x in xs], dim)
+        try:
+            return xp.concatenate(xs, axis=dim)
+        except ValueError:
+            raise ValueError(
+                f"cat: shapes {[tuple(x.shape) for x in xs]} differ outside dim {dim}"
+            ) from None
+
+    def backward(self, dout: Any) -> tuple[Any, ...]:
+        sizes, dim = self.saved
+        out, start = [], 0
+        for size, need in zip(sizes, self.needs_input_grad, strict=True):
+            index = [slice(None)] * dout.ndim
+            index[dim] = slice(start, start + size)
+            out.append(dout[tuple(index)] if need else None)
+            start += size
+        return tuple(out)
+
+
+class Cast(Function):
+    """y = x stored as ``dtype``; the gradient goes back in x's dtype."""
+
+    def forward(self, x: Any, dtype: Any) -> Any:
+        self.save_for_backward(x.dtype)
+        return x.astype(dtype)
+
+    def backward(self, dout: Any) -> Any:
+        (dtype,) = self.saved
+        return dout.astype(dtype)
+
+
+class ToDevice(Function):
+    """y = x moved to ``device``; the gradient moves back."""
+
+    def forward(self, x: Any, device: str) -> Any:
+        self.save_for_backward("cuda" if type(x).__module__.startswith("cupy") else "cpu")
+        return to_device(x, device)
+
+    def backward(self, dout: Any) -> Any:
+        (device,) = self.saved
+        return to_device(dout, device)

@@ -1,0 +1,103 @@
+"""Affine layer, flatten and zero padding.
+
+``linear`` is the from-scratch book's Affine layer with PyTorch's weight layout:
+y = x W^T + b with W of shape (out_features, in_features).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..backend import get_array_module
+from ..tensor import Function, Tensor
+
+
+class Linear(Function):
+    """y = x @ W^T + b.  x (N, *, in), W (out, in), b (out,) -> (N, *, out)."""
+
+    def forward(self, x: Any, W: Any, b: Any = None) -> Any:
+        self.save_for_backward(x, W, b is not None)
+        y = x @ W.T  # (N, out)
+        if b is not None:
+            y += b
+        return y
+
+    def backward(self, dout: Any) -> tuple[Any, Any, Any]:
+        x, W, has_b = self.saved
+        dx = dout @ W if self.needs_input_grad[0] else None  # (N, in)
+        dW = db = None
+        if self.needs_input_grad[1]:
+            x2 = x.reshape(-1, x.shape[-1])  # (N*, in)
+            dW = dout.reshape(-1, dout.shape[-1]).T @ x2  # (out, in)
+        if has_b and self.needs_input_grad[2]:
+            db = dout.reshape(-1, dout.shape[-1]).sum(axis=0)
+        return dx, dW, db
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, *, layer: str = "linear") -> Tensor:
+    """Affine map ``y = x W^T + b`` (``torch.nn.functional.linear``).
+
+    Args:
+        x: (N, *, in_features).
+        weight: (out_features, in_features).
+        bias: (out_features,) or None.
+
+    Raises:
+        ValueError: when x's last dimension is not ``in_features``.
+    """
+    if x.ndim < 1 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(
+            f"{layer}: expected input (N, {weight.shape[1]}) with {weight.shape[1]} features "
+            f"in the last dimension, got {x.shape}"
+            + ("; flatten the feature maps first (nn.Flatten)" if x.ndim > 2 else "")
+        )
+    _check_float(x, layer)
+    return Linear.apply(x, weight, bias)
+
+
+def flatten(x: Tensor, start_dim: int = 1, end_dim: int = -1) -> Tensor:
+    """Merge dimensions ``start_dim..end_dim`` into one: (N, C, H, W) -> (N, C*H*W)."""
+    return x.flatten(start_dim, end_dim)
+
+
+class Pad(Function):
+    """Constant padding; ``pads`` is per-axis (before, after). dx is the un-padded slice of dout."""
+
+    def forward(self, x: Any, pads: tuple[tuple[int, int], ...], value: float) -> Any:
+        xp = get_array_module(x)
+        self.save_for_backward(x.shape, pads)
+        return xp.pad(x, pads, mode="constant", constant_values=value)
+
+    def backward(self, dout: Any) -> Any:
+        shape, pads = self.saved
+        index = tuple(slice(b, b + s) for (b, _), s in zip(pads, shape, strict=True))
+        return dout[index]
+
+
+def pad(x: Tensor, pad: tuple[int, ...], mode: str = "constant", value: float = 0.0) -> Tensor:
+    """Pad the last dimensions (``torch.nn.functional.pad``).
+
+    ``pad`` lists (left, right) for the last dimension first, then (top, bottom), ...:
+    ``pad(x, (1, 1, 2, 2))`` adds one column each side and two rows above and below.
+    Negative values crop. Only mode="constant" is supported.
+    """
+    if mode != "constant":
+        raise ValueError(f"pad: only mode='constant' is supported, got mode={mode!r}")
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ValueError(f"pad: expected pairs for at most {x.ndim} dimensions, got pad={tuple(pad)}")
+    pads = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        pads[x.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+    if any(b < 0 or a < 0 for b, a in pads):
+        crop = tuple(slice(max(-b, 0), s - max(-a, 0)) for (b, a), s in zip(pads, x.shape, strict=True))
+        x = x[crop]
+        pads = [(max(b, 0), max(a, 0)) for b, a in pads]
+    return Pad.apply(x, pads=tuple(pads), value=value)
+
+
+def _check_float(x: Tensor, layer: str) -> None:
+    if x.dtype.kind != "f":
+        raise TypeError(
+            f"{layer}: expected a floating-point input, got dtype {x.dtype}; "
+            "convert images with x.astype('float32') / 255 first"
+        )
