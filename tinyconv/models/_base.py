@@ -1,0 +1,82 @@
+"""The model registry behind ``tinyconv.models.get`` and the base class of the Sequential models.
+
+Every model function registers itself under its own name with ``@register_model``; ``get``
+looks the name up and calls it with the keyword arguments given, so a command line or a
+config file can name a model as a string.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ..nn.module import Module, Sequential
+
+ModelFn = TypeVar("ModelFn", bound=Callable[..., Module])
+
+_MODELS: dict[str, Callable[..., Module]] = {}
+
+
+def register_model(fn: ModelFn) -> ModelFn:
+    """Decorator: make ``fn`` buildable as ``tinyconv.models.get(fn.__name__)``."""
+    _MODELS[fn.__name__] = fn
+    return fn
+
+
+def list_models() -> list[str]:
+    """The names ``get`` accepts, sorted.
+
+    Example:
+        >>> "resnet18" in list_models()
+        True
+    """
+    return sorted(_MODELS)
+
+
+available = list_models
+
+
+def get(name: str, **kwargs: Any) -> Module:
+    """Build the model called ``name`` with ``kwargs`` (e.g. ``num_classes=10``).
+
+    Raises:
+        ValueError: for an unknown name (the message lists the known ones).
+        TypeError: for a keyword the model does not take (the message lists those it takes).
+
+    Example:
+        >>> get("simple_convnet").affine2.out_features
+        10
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"models.get: expected a model name (str), got {type(name).__name__}")
+    key = name.strip().lower().replace("-", "_")
+    if key not in _MODELS:
+        close = difflib.get_close_matches(key, list(_MODELS), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown model {name!r}.{hint} Available: {', '.join(list_models())}")
+    fn = _MODELS[key]
+    params = inspect.signature(fn).parameters
+    bad = [k for k in kwargs if k not in params]
+    if bad:
+        raise TypeError(
+            f"model {key!r} takes no argument(s) {', '.join(bad)}; it takes: "
+            + ", ".join(f"{p.name}={p.default!r}" for p in params.values())
+        )
+    return fn(**kwargs)
+
+
+class ZooSequential(Sequential):
+    """A Sequential with named stages whose architecture is stored as its constructor arguments.
+
+    ``Sequential.config`` keeps only the children; the zoo's Sequential models instead record
+    their own arguments (``num_classes``, ``input_size``, ...) so that ``tinyconv.load``
+    rebuilds them by calling the constructor again. ``input_shape`` (C, H, W) is the size the
+    model was built for (``convolutionize`` and ``summary`` use it).
+    """
+
+    input_shape: tuple[int, int, int]
+
+    def config(self) -> dict[str, Any]:
+        return Module.config(self)
