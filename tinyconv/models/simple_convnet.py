@@ -143,7 +143,7 @@ class DeepConvNet(ZooSequential):
             c_in = c_out
         if size < 1:
             raise ValueError(
-                f"{name}: input_size={input_size} is too small (the last map would be {size}x{size})"
+                f"{name}: input_size={input_size} is too small (last map {size}x{size})"
             )
         stages["flatten"] = nn.Flatten()
         stages["affine1"] = nn.Linear(c_in * size * size, hidden_size)
