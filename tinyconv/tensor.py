@@ -106,7 +106,7 @@ def _as_array(data: Any, dtype: Any = None) -> Any:
     xp = get_array_module(data)
     if xp is numpy and not isinstance(data, numpy.ndarray):
         arr = numpy.asarray(data)
-        if dtype is None and arr.dtype.kind == "f":
+        if dtype is None and arr.dtype.kind == "f" and not isinstance(data, numpy.generic):
             dtype = resolve_dtype(None)  # Python floats are float64; tinyconv's default is float32
         return arr.astype(dtype, copy=False) if dtype is not None else arr
     return data.astype(dtype, copy=False) if dtype is not None else data

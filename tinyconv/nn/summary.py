@@ -1,0 +1,145 @@
+"""``model.summary(input_shape)``: a Keras-like table of layers, output shapes and parameters.
+
+Each layer's output shape is computed twice: by the layer's own formula (``output_shape``,
+e.g. ``(W_in - F + 2P)/S + 1`` for a convolution) and by a real forward pass of one zero
+sample through the model with forward hooks. The two must agree; a disagreement is a bug
+in tinyconv and raises. The table shows the shapes without the batch dimension.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy
+
+from ..tensor import Tensor, no_grad
+from .module import Module
+
+
+@dataclass
+class SummaryRow:
+    """One leaf layer: dotted name, class, repr, output shape (no batch), parameter count."""
+
+    name: str
+    layer: str
+    description: str
+    output_shape: tuple[int, ...]
+    params: int
+    trainable: int
+    formula_shape: tuple[int, ...] | None = None
+
+
+@dataclass
+class Summary:
+    """The result of ``summary``: ``str()`` is the table; ``rows`` and totals are attributes."""
+
+    model_name: str
+    input_shape: tuple[int, ...]
+    dtype: str
+    rows: list[SummaryRow] = field(default_factory=list)
+    total_params: int = 0
+    trainable_params: int = 0
+    activation_bytes: int = 0
+
+    @property
+    def non_trainable_params(self) -> int:
+        return self.total_params - self.trainable_params
+
+    def __str__(self) -> str:
+        heads = ("Layer (type)", "Output Shape", "Param #")
+        cells = [(f"{r.name} ({r.layer})", str(r.output_shape), f"{r.params:,}") for r in self.rows]
+        w = [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(heads)]
+        width = sum(w) + 6
+        lines = [f'Model: "{self.model_name}"  input {self.input_shape} ({self.dtype})', "=" * width]
+        lines.append(f"{heads[0]:<{w[0]}}   {heads[1]:<{w[1]}}   {heads[2]:>{w[2]}}")
+        lines.append("-" * width)
+        for c in cells:
+            lines.append(f"{c[0]:<{w[0]}}   {c[1]:<{w[1]}}   {c[2]:>{w[2]}}")
+        lines.append("=" * width)
+        lines.append(f"Total params: {self.total_params:,}")
+        lines.append(f"Trainable params: {self.trainable_params:,}")
+        lines.append(f"Non-trainable params: {self.non_trainable_params:,}")
+        mb = self.activation_bytes / 2**20
+        lines.append(f"Activation memory per sample (forward outputs, {self.dtype}): {mb:.2f} MiB")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def summary(model: Module, input_shape: tuple[int, ...], dtype: Any = numpy.float32) -> Summary:
+    """Describe ``model`` for one input of ``input_shape`` (C, H, W) — no batch dimension.
+
+    Args:
+        model: any Module.
+        input_shape: shape of one sample, e.g. (1, 28, 28).
+        dtype: dtype of the probe input. Default: float32.
+
+    Returns:
+        A ``Summary`` whose ``str()`` is the table.
+
+    Raises:
+        ValueError: when the input does not fit the model (the layer's own message).
+
+    Example:
+        >>> from tinyconv import nn
+        >>> s = nn.Sequential(nn.Flatten(), nn.Linear(4, 2)).summary((1, 2, 2))
+        >>> s.rows[-1].output_shape, s.total_params
+        ((2,), 10)
+    """
+    dt = numpy.dtype(dtype)
+    leaves = [(n, m) for n, m in model.named_modules() if not m._modules]
+    rows: list[SummaryRow] = []
+    handles = []
+    seen: set[int] = set()
+
+    def make_hook(name: str):
+        def hook(mod: Module, inputs: tuple, output: Any) -> None:
+            if not isinstance(output, Tensor):
+                return
+            formula = None
+            if hasattr(mod, "output_shape") and inputs and isinstance(inputs[0], Tensor):
+                formula = tuple(mod.output_shape(inputs[0].shape))
+                if formula != output.shape:
+                    raise RuntimeError(
+                        f"internal error in {mod!r}: formula output shape {formula} != "
+                        f"forward output shape {output.shape}"
+                    )
+            first = id(mod) not in seen  # a layer reused twice counts its parameters once
+            seen.add(id(mod))
+            own = list(mod.parameters(recurse=False)) if first else []
+            rows.append(
+                SummaryRow(
+                    name=name or type(mod).__name__,
+                    layer=type(mod).__name__,
+                    description=repr(mod),
+                    output_shape=tuple(output.shape[1:]),
+                    params=sum(p.numel() for p in own),
+                    trainable=sum(p.numel() for p in own if p.requires_grad),
+                    formula_shape=None if formula is None else formula[1:],
+                )
+            )
+
+        return hook
+
+    for name, m in leaves:
+        handles.append(m.register_forward_hook(make_hook(name)))
+    was_training = model.training
+    model.eval()
+    xp_params = next(iter(model.parameters()), None)
+    try:
+        x = Tensor(numpy.zeros((1, *input_shape), dtype=dt))
+        if xp_params is not None and xp_params.device != "cpu":
+            x = x.to(xp_params.device)
+        with no_grad():
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    out = Summary(model_name=type(model).__name__, input_shape=tuple(input_shape), dtype=str(dt), rows=rows)
+    out.total_params = model.num_parameters()
+    out.trainable_params = model.num_parameters(trainable_only=True)
+    out.activation_bytes = sum(int(numpy.prod(r.output_shape)) * dt.itemsize for r in rows)
+    return out
