@@ -1,0 +1,117 @@
+"""Shared pieces of the benchmarks: machine facts, thread control, torch twins of tinyconv models.
+
+Benchmarks run tinyconv and PyTorch in ONE process with the same thread count and report
+ratios (the machines are noisy); torch is imported here only, never by the package.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def set_threads(n: int) -> None:
+    """Same thread count for NumPy's BLAS (threadpoolctl) and for PyTorch."""
+    import torch
+
+    torch.set_num_threads(n)
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(n)
+    except ImportError:
+        pass
+
+
+def machine_line(threads: int) -> str:
+    import torch
+
+    blas = "?"
+    try:
+        from threadpoolctl import threadpool_info
+
+        infos = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+        if infos:
+            blas = f"{infos[0].get('internal_api')} {infos[0].get('version')} ({infos[0].get('architecture')})"
+    except ImportError:
+        pass
+    return (
+        f"machine: {cpu_name()}, {os.cpu_count()} logical cores | threads: {threads} | "
+        f"numpy {np.__version__} (BLAS {blas}) | torch {torch.__version__} | python {platform.python_version()}"
+    )
+
+
+def torch_twin(model: Any) -> Any:
+    """Build the same network in PyTorch from a tinyconv Sequential-like model, weights copied.
+
+    Layers are mapped by type in order of ``named_modules``; parameters and buffers are then
+    copied by position, so the two networks compute the same function.
+    """
+    import torch
+
+    from tinyconv import nn
+
+    layers = []
+    for _, m in model.named_modules():
+        if m._modules:
+            continue
+        if isinstance(m, nn.Conv2d):
+            layers.append(
+                torch.nn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, m.stride, m.padding,
+                                m.dilation, m.groups, bias=m.bias is not None)
+            )
+        elif isinstance(m, nn.Linear):
+            layers.append(torch.nn.Linear(m.in_features, m.out_features, bias=m.bias is not None))
+        elif isinstance(m, nn.ReLU):
+            layers.append(torch.nn.ReLU())
+        elif isinstance(m, nn.MaxPool2d):
+            layers.append(torch.nn.MaxPool2d(m.kernel_size, m.stride, m.padding))
+        elif isinstance(m, nn.Flatten):
+            layers.append(torch.nn.Flatten())
+        elif isinstance(m, nn.Dropout):
+            layers.append(torch.nn.Dropout(m.p))
+        else:
+            raise NotImplementedError(f"torch_twin: no mapping for {type(m).__name__}")
+    twin = torch.nn.Sequential(*layers)
+    src = [p for p in model.parameters()]
+    dst = list(twin.parameters())
+    assert [tuple(p.shape) for p in src] == [tuple(p.shape) for p in dst]
+    with torch.no_grad():
+        for s, d in zip(src, dst, strict=True):
+            d.copy_(torch.from_numpy(s.numpy().copy()))
+    return twin
+
+
+def median_ms(times: list[float]) -> float:
+    return 1000 * statistics.median(times)
+
+
+def alternate(fns: dict[str, Callable[[], Any]], steps: int, warmup: int) -> dict[str, list[float]]:
+    """Run each callable ``warmup`` times, then ``steps`` rounds alternating between them."""
+    for _ in range(warmup):
+        for f in fns.values():
+            f()
+    out: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(steps):
+        for k, f in fns.items():
+            t0 = time.perf_counter()
+            f()
+            out[k].append(time.perf_counter() - t0)
+    return out
