@@ -1,0 +1,38 @@
+"""Datasets, the embedded MNIST sample, a batch loader with augmentation, and your own images.
+
+    import tinyconv.data as data
+    x, y = data.load("mnist", "train")          # uint8 (60000, 1, 28, 28), int64 (60000,)
+    loader = data.DataLoader(x, y, batch_size=100, shuffle=True, seed=0,
+                             mean=data.MNIST_MEAN, std=data.MNIST_STD)
+    for xb, yb in loader:                       # float32 (100, 1, 28, 28), int64 (100,)
+        ...
+
+Datasets: ``"mnist"``, ``"fashion-mnist"``, ``"cifar10"`` (files in ``data_dir()``, downloaded
+when missing) and ``"mnist-sample"`` (inside the package; works offline).
+"""
+
+from .checksum import ChecksumError, DatasetNotFoundError
+from .cifar10 import parse_cifar10, read_cifar10
+from .datasets import available, classes, default_dataset, info, load, normalization
+from .download import data_dir
+from .idx import IdxFormatError, parse_idx, read_idx, write_idx
+from .registry import names
+
+__all__ = [
+    "ChecksumError",
+    "DatasetNotFoundError",
+    "IdxFormatError",
+    "available",
+    "classes",
+    "data_dir",
+    "default_dataset",
+    "info",
+    "load",
+    "names",
+    "normalization",
+    "parse_cifar10",
+    "parse_idx",
+    "read_cifar10",
+    "read_idx",
+    "write_idx",
+]
