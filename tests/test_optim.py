@@ -23,11 +23,17 @@ CASES = [
     ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01}),
     ("SGD", {"lr": 0.1, "weight_decay": 0.1, "maximize": True}),
     ("Adagrad", {}),
-    ("Adagrad", {"lr": 0.1, "lr_decay": 0.01, "weight_decay": 0.1, "initial_accumulator_value": 0.1}),
+    (
+        "Adagrad",
+        {"lr": 0.1, "lr_decay": 0.01, "weight_decay": 0.1, "initial_accumulator_value": 0.1},
+    ),
     ("RMSprop", {}),
     ("RMSprop", {"lr": 1e-3, "momentum": 0.9}),
     ("RMSprop", {"centered": True}),
-    ("RMSprop", {"centered": True, "momentum": 0.5, "weight_decay": 0.1, "alpha": 0.9, "eps": 1e-6}),
+    (
+        "RMSprop",
+        {"centered": True, "momentum": 0.5, "weight_decay": 0.1, "alpha": 0.9, "eps": 1e-6},
+    ),
     ("Adam", {}),
     ("Adam", {"lr": 0.01, "weight_decay": 0.1}),
     ("Adam", {"lr": 0.01, "amsgrad": True}),
@@ -75,13 +81,17 @@ def run_torch(name: str, kwargs: dict, init: list, grads: list) -> list[list[np.
     return history
 
 
-@pytest.mark.parametrize(("name", "kwargs"), CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CASES)])
+@pytest.mark.parametrize(
+    ("name", "kwargs"), CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CASES)]
+)
 def test_ten_steps_match_torch_float64(name: str, kwargs: dict) -> None:
     init, grads = make_problem(0, np.float64)
     ours, theirs = run_tinyconv(name, kwargs, init, grads), run_torch(name, kwargs, init, grads)
     for k, (a_step, b_step) in enumerate(zip(ours, theirs, strict=True)):
         for i, (a, b) in enumerate(zip(a_step, b_step, strict=True)):
-            np.testing.assert_allclose(a, b, rtol=0, atol=1e-6, err_msg=f"{name} {kwargs} step {k} param {i}")
+            np.testing.assert_allclose(
+                a, b, rtol=0, atol=1e-6, err_msg=f"{name} {kwargs} step {k} param {i}"
+            )
     # Parameters really moved (a test that cannot fail would not catch a no-op step).
     assert not np.allclose(ours[-1][0], init[0])
     # float64 leaves no room for a different formula: agreement is near machine precision.
@@ -126,7 +136,11 @@ def test_param_groups_with_their_own_lr_match_torch() -> None:
 
 @pytest.mark.parametrize("name", ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW"])
 def test_update_is_in_place_and_grad_untouched(name: str) -> None:
-    kwargs = {"momentum": 0.9, "weight_decay": 0.1} if name in ("SGD", "RMSprop") else {"weight_decay": 0.1}
+    kwargs = (
+        {"momentum": 0.9, "weight_decay": 0.1}
+        if name in ("SGD", "RMSprop")
+        else {"weight_decay": 0.1}
+    )
     p = Parameter(np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3))
     data_before = p.data
     grad = np.full((2, 3), 0.5, dtype=np.float32)
@@ -183,7 +197,9 @@ def test_step_with_closure_returns_the_loss() -> None:
     np.testing.assert_allclose(w.numpy(), [3.0 - 0.25 * 6.0])
 
 
-@pytest.mark.parametrize(("name", "kwargs"), [c for c in CASES if c[0] != "SGD" or c[1].get("momentum")])
+@pytest.mark.parametrize(
+    ("name", "kwargs"), [c for c in CASES if c[0] != "SGD" or c[1].get("momentum")]
+)
 def test_state_dict_round_trip_continues_identically(name: str, kwargs: dict) -> None:
     init, grads = make_problem(3, np.float64)
     ref = run_tinyconv(name, kwargs, init, grads)
@@ -232,9 +248,14 @@ def test_state_dict_is_a_snapshot_and_cast_on_load() -> None:
 def test_load_state_dict_refuses_a_different_layout() -> None:
     a, b = Parameter(np.ones(2)), Parameter(np.ones(3))
     sd = optim.Adam([a, b]).state_dict()
-    with pytest.raises(ValueError, match=r"Adam.load_state_dict: param group 0 has 2 parameter\(s\) in the saved state but 1 here"):
+    with pytest.raises(
+        ValueError,
+        match=r"Adam.load_state_dict: param group 0 has 2 parameter\(s\) in the saved state but 1 here",
+    ):
         optim.Adam([a]).load_state_dict(sd)
-    with pytest.raises(ValueError, match=r"the saved state has 1 param group\(s\), this optimizer has 2"):
+    with pytest.raises(
+        ValueError, match=r"the saved state has 1 param group\(s\), this optimizer has 2"
+    ):
         optim.Adam([{"params": [a]}, {"params": [b]}]).load_state_dict(sd)
 
 
@@ -242,7 +263,10 @@ def test_load_state_dict_refuses_a_different_layout() -> None:
     ("factory", "message"),
     [
         (lambda p: optim.SGD(p, lr=-0.1), "SGD: invalid learning rate lr=-0.1: expected lr >= 0"),
-        (lambda p: optim.SGD(p, momentum=-0.5), "SGD: invalid momentum=-0.5: expected momentum >= 0"),
+        (
+            lambda p: optim.SGD(p, momentum=-0.5),
+            "SGD: invalid momentum=-0.5: expected momentum >= 0",
+        ),
         (
             lambda p: optim.SGD(p, lr=0.1, nesterov=True),
             "SGD: nesterov=True requires momentum > 0 and dampening = 0, got momentum=0.0, dampening=0.0",
@@ -251,17 +275,44 @@ def test_load_state_dict_refuses_a_different_layout() -> None:
             lambda p: optim.SGD(p, lr=0.1, momentum=0.9, dampening=0.1, nesterov=True),
             "SGD: nesterov=True requires momentum > 0 and dampening = 0, got momentum=0.9, dampening=0.1",
         ),
-        (lambda p: optim.SGD(p, weight_decay=-1e-4), "SGD: invalid weight_decay=-0.0001: expected weight_decay >= 0"),
-        (lambda p: optim.Adam(p, betas=(1.0, 0.999)), r"Adam: invalid betas\[0\]=1.0: expected 0 <= betas\[0\] < 1"),
-        (lambda p: optim.Adam(p, betas=(0.9, -0.1)), r"Adam: invalid betas\[1\]=-0.1: expected 0 <= betas\[1\] < 1"),
-        (lambda p: optim.AdamW(p, lr=-1.0), "AdamW: invalid learning rate lr=-1.0: expected lr >= 0"),
+        (
+            lambda p: optim.SGD(p, weight_decay=-1e-4),
+            "SGD: invalid weight_decay=-0.0001: expected weight_decay >= 0",
+        ),
+        (
+            lambda p: optim.Adam(p, betas=(1.0, 0.999)),
+            r"Adam: invalid betas\[0\]=1.0: expected 0 <= betas\[0\] < 1",
+        ),
+        (
+            lambda p: optim.Adam(p, betas=(0.9, -0.1)),
+            r"Adam: invalid betas\[1\]=-0.1: expected 0 <= betas\[1\] < 1",
+        ),
+        (
+            lambda p: optim.AdamW(p, lr=-1.0),
+            "AdamW: invalid learning rate lr=-1.0: expected lr >= 0",
+        ),
         (lambda p: optim.Adam(p, eps=-1e-8), "Adam: invalid eps=-1e-08: expected eps >= 0"),
-        (lambda p: optim.Adagrad(p, lr_decay=-0.1), "Adagrad: invalid lr_decay=-0.1: expected lr_decay >= 0"),
-        (lambda p: optim.RMSprop(p, momentum=-0.9), "RMSprop: invalid momentum=-0.9: expected momentum >= 0"),
-        (lambda p: optim.RMSprop(p, alpha=-0.5), "RMSprop: invalid alpha=-0.5: expected alpha >= 0"),
+        (
+            lambda p: optim.Adagrad(p, lr_decay=-0.1),
+            "Adagrad: invalid lr_decay=-0.1: expected lr_decay >= 0",
+        ),
+        (
+            lambda p: optim.RMSprop(p, momentum=-0.9),
+            "RMSprop: invalid momentum=-0.9: expected momentum >= 0",
+        ),
+        (
+            lambda p: optim.RMSprop(p, alpha=-0.5),
+            "RMSprop: invalid alpha=-0.5: expected alpha >= 0",
+        ),
         (lambda p: optim.SGD([], lr=0.1), "SGD: got an empty parameter list"),
-        (lambda p: optim.SGD([{"params": p}, {"params": p}]), "SGD: some parameters appear in more than one param group"),
-        (lambda p: optim.SGD([{"params": p, "lr": -2.0}], lr=0.1), "SGD: invalid learning rate lr=-2.0"),
+        (
+            lambda p: optim.SGD([{"params": p}, {"params": p}]),
+            "SGD: some parameters appear in more than one param group",
+        ),
+        (
+            lambda p: optim.SGD([{"params": p, "lr": -2.0}], lr=0.1),
+            "SGD: invalid learning rate lr=-2.0",
+        ),
     ],
 )
 def test_bad_hyper_parameters_raise_clear_errors(factory, message: str) -> None:
@@ -270,9 +321,14 @@ def test_bad_hyper_parameters_raise_clear_errors(factory, message: str) -> None:
 
 
 def test_params_must_be_an_iterable_of_tensors() -> None:
-    with pytest.raises(TypeError, match="SGD: params should be an iterable of Tensors or dicts, got a single Tensor"):
+    with pytest.raises(
+        TypeError,
+        match="SGD: params should be an iterable of Tensors or dicts, got a single Tensor",
+    ):
         optim.SGD(Parameter(np.ones(2)), lr=0.1)
-    with pytest.raises(TypeError, match=r"Adam: can only optimize Tensors, but params\[1\] is a ndarray"):
+    with pytest.raises(
+        TypeError, match=r"Adam: can only optimize Tensors, but params\[1\] is a ndarray"
+    ):
         optim.Adam([Parameter(np.ones(2)), np.ones(2)])
 
 
@@ -303,7 +359,9 @@ def test_steplr_equals_torch() -> None:
         20,
     )
     assert a == b  # exactly the same floats
-    assert a[0] == [0.1, 0.03] and a[3][0] == pytest.approx(0.01) and a[6][0] == pytest.approx(0.001)
+    assert (
+        a[0] == [0.1, 0.03] and a[3][0] == pytest.approx(0.01) and a[6][0] == pytest.approx(0.001)
+    )
 
 
 @pytest.mark.parametrize(("T_max", "eta_min"), [(7, 0.0), (5, 1e-3), (1, 0.0)])
@@ -347,7 +405,9 @@ def test_scheduler_bad_arguments() -> None:
     opt = optim.SGD([Parameter(np.zeros(1))], lr=0.1)
     with pytest.raises(ValueError, match=r"StepLR: invalid step_size=0: expected an int >= 1"):
         optim.StepLR(opt, step_size=0)
-    with pytest.raises(ValueError, match=r"CosineAnnealingLR: invalid T_max=0: expected an int >= 1"):
+    with pytest.raises(
+        ValueError, match=r"CosineAnnealingLR: invalid T_max=0: expected an int >= 1"
+    ):
         optim.CosineAnnealingLR(opt, T_max=0)
     with pytest.raises(TypeError, match="StepLR: list is not an Optimizer"):
         optim.StepLR([], step_size=2)
