@@ -16,10 +16,17 @@ from .cifar10 import parse_cifar10, read_cifar10
 from .datasets import available, classes, default_dataset, info, load, normalization
 from .download import data_dir
 from .idx import IdxFormatError, parse_idx, read_idx, write_idx
+from .loader import DataLoader
 from .registry import names
+from .transforms import Compose, RandomCrop, RandomHorizontalFlip, cifar_augment
 
 __all__ = [
     "ChecksumError",
+    "Compose",
+    "DataLoader",
+    "RandomCrop",
+    "RandomHorizontalFlip",
+    "cifar_augment",
     "DatasetNotFoundError",
     "IdxFormatError",
     "available",
