@@ -7,6 +7,9 @@
     for xb, yb in loader:                       # float32 (100, 1, 28, 28), int64 (100,)
         ...
 
+Your own images: ``ImageFolder(root)`` / ``load_folder(root)`` (class subfolders of PNG/JPEG) and
+``load_image(path)`` for prediction.
+
 Datasets: ``"mnist"``, ``"fashion-mnist"``, ``"cifar10"`` (files in ``data_dir()``, downloaded
 when missing) and ``"mnist-sample"`` (inside the package; works offline).
 """
@@ -15,6 +18,7 @@ from .checksum import ChecksumError, DatasetNotFoundError
 from .cifar10 import parse_cifar10, read_cifar10
 from .datasets import available, classes, default_dataset, info, load, normalization
 from .download import data_dir
+from .folder import ImageFolder, load_folder, load_image
 from .idx import IdxFormatError, parse_idx, read_idx, write_idx
 from .loader import DataLoader
 from .registry import names
@@ -29,12 +33,15 @@ __all__ = [
     "cifar_augment",
     "DatasetNotFoundError",
     "IdxFormatError",
+    "ImageFolder",
     "available",
     "classes",
     "data_dir",
     "default_dataset",
     "info",
     "load",
+    "load_folder",
+    "load_image",
     "names",
     "normalization",
     "parse_cifar10",

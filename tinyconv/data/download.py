@@ -31,12 +31,8 @@ TIMEOUT_S = 30
 def data_dir() -> Path:
     """The data directory: ``$TINYCONV_DATA``, else a per-user cache directory.
 
-    Example:
-        >>> import os
-        >>> os.environ["TINYCONV_DATA"] = "/tmp/tc-data"
-        >>> str(data_dir())
-        '/tmp/tc-data'
-        >>> del os.environ["TINYCONV_DATA"]
+    The cache directory is ``platformdirs.user_cache_dir("tinyconv")`` when platformdirs is
+    installed (``~/.cache/tinyconv`` on Linux), else ``~/.cache/tinyconv``. It need not exist.
     """
     env = os.environ.get(ENV_VAR)
     if env:
