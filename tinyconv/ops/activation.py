@@ -1,16 +1,197 @@
-"""PLACEHOLDER: being written (replace this whole file)."""
+"""Activation functions: ReLU, leaky ReLU, sigmoid, tanh, softmax and log-softmax.
+
+Each ``Function`` keeps what its derivative needs: ReLU the mask of positive inputs,
+sigmoid and tanh their outputs (sigma' = y(1 - y), tanh' = 1 - y^2), softmax its output.
+Softmax and log-softmax subtract the maximum along ``dim`` first, so exp never overflows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..backend import get_array_module
+from ..tensor import Function, Tensor
 
 
-def _todo(*a, **k):
-    raise NotImplementedError("not written yet")
+class ReLU(Function):
+    """y = max(x, 0); dx = dout where x > 0, else 0 (0 at x = 0, as PyTorch)."""
+
+    def forward(self, x: Any) -> Any:
+        xp = get_array_module(x)
+        self.save_for_backward(x > 0)  # the mask of the book's Relu layer
+        return xp.maximum(x, x.dtype.type(0))
+
+    def backward(self, dout: Any) -> Any:
+        (mask,) = self.saved
+        return dout * mask
 
 
-ReLU = _todo
-Sigmoid = _todo
-Tanh = _todo
-relu = _todo
-leaky_relu = _todo
-sigmoid = _todo
-tanh = _todo
-softmax = _todo
-log_softmax = _todo
+class LeakyReLU(Function):
+    """y = x for x > 0, else negative_slope * x; dx = dout * (1 or negative_slope)."""
+
+    def forward(self, x: Any, negative_slope: float) -> Any:
+        xp = get_array_module(x)
+        slope = x.dtype.type(negative_slope)
+        mask = x > 0
+        self.save_for_backward(mask, slope)
+        return xp.where(mask, x, x * slope)
+
+    def backward(self, dout: Any) -> Any:
+        mask, slope = self.saved
+        xp = get_array_module(dout)
+        return xp.where(mask, dout, dout * slope)
+
+
+class Sigmoid(Function):
+    """y = 1 / (1 + e^-x); dx = dout * y * (1 - y).
+
+    Computed from e^-|x| (always in (0, 1]) so that neither branch overflows.
+    """
+
+    def forward(self, x: Any) -> Any:
+        xp = get_array_module(x)
+        e = xp.exp(-abs(x))
+        y = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, dout: Any) -> Any:
+        (y,) = self.saved
+        return dout * y * (1 - y)
+
+
+class Tanh(Function):
+    """y = tanh(x); dx = dout * (1 - y^2)."""
+
+    def forward(self, x: Any) -> Any:
+        y = get_array_module(x).tanh(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, dout: Any) -> Any:
+        (y,) = self.saved
+        return dout * (1 - y * y)
+
+
+class Softmax(Function):
+    """y_i = e^(x_i - m) / sum_j e^(x_j - m) along ``dim``, m the max.
+
+    dx = y * (dout - sum(dout * y)) along ``dim`` (the Jacobian diag(y) - y y^T applied to dout).
+    """
+
+    def forward(self, x: Any, dim: int) -> Any:
+        xp = get_array_module(x)
+        e = xp.exp(x - x.max(axis=dim, keepdims=True))
+        y = e / e.sum(axis=dim, keepdims=True)
+        self.save_for_backward(y, dim)
+        return y
+
+    def backward(self, dout: Any) -> Any:
+        y, dim = self.saved
+        return y * (dout - (dout * y).sum(axis=dim, keepdims=True))
+
+
+class LogSoftmax(Function):
+    """y = x - m - log(sum_j e^(x_j - m)) along ``dim``; dx = dout - softmax * sum(dout)."""
+
+    def forward(self, x: Any, dim: int) -> Any:
+        xp = get_array_module(x)
+        z = x - x.max(axis=dim, keepdims=True)
+        y = z - xp.log(xp.exp(z).sum(axis=dim, keepdims=True))
+        self.save_for_backward(y, dim)
+        return y
+
+    def backward(self, dout: Any) -> Any:
+        y, dim = self.saved
+        xp = get_array_module(dout)
+        return dout - xp.exp(y) * dout.sum(axis=dim, keepdims=True)
+
+
+# ------------------------------------------------------------------ functional
+def _check_float(x: Tensor, layer: str) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{layer}: expected a tinyconv Tensor, got {type(x).__name__}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{layer}: expected a floating-point input, got dtype {x.dtype}")
+
+
+def _check_dim(x: Tensor, dim: Any, layer: str) -> int:
+    if isinstance(dim, bool) or not isinstance(dim, int):
+        raise TypeError(f"{layer}: dim must be an int (the axis to normalise over), got {dim!r}")
+    if not -max(x.ndim, 1) <= dim < max(x.ndim, 1):
+        raise ValueError(
+            f"{layer}: dim {dim} is out of range for a {x.ndim}-D input of shape {x.shape} "
+            f"(expected -{x.ndim} <= dim < {x.ndim})"
+        )
+    return dim % x.ndim if x.ndim else 0
+
+
+def relu(x: Tensor, inplace: bool = False) -> Tensor:
+    """max(x, 0) elementwise.
+
+    ``inplace`` is accepted so PyTorch code runs unchanged; tinyconv never works in place.
+
+    Example:
+        >>> import tinyconv
+        >>> relu(tinyconv.tensor([-1.0, 0.0, 2.0])).tolist()
+        [0.0, 0.0, 2.0]
+    """
+    return ReLU.apply(x)
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x for x > 0, negative_slope * x otherwise.
+
+    Example:
+        >>> import tinyconv
+        >>> leaky_relu(tinyconv.tensor([-2.0, 3.0]), 0.5).tolist()
+        [-1.0, 3.0]
+    """
+    _check_float(x, "leaky_relu")
+    return LeakyReLU.apply(x, negative_slope=float(negative_slope))
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """1 / (1 + e^-x), the logistic function (LeNet's activation).
+
+    Example:
+        >>> import tinyconv
+        >>> sigmoid(tinyconv.tensor([0.0])).tolist()
+        [0.5]
+    """
+    _check_float(x, "sigmoid")
+    return Sigmoid.apply(x)
+
+
+def tanh(x: Tensor) -> Tensor:
+    """Hyperbolic tangent, (e^x - e^-x) / (e^x + e^-x)."""
+    _check_float(x, "tanh")
+    return Tanh.apply(x)
+
+
+def softmax(x: Tensor, dim: int) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``dim``, computed with the maximum subtracted.
+
+    Args:
+        x (Tensor): scores (logits), floating point.
+        dim (int): the axis whose entries sum to one (1 for (N, classes)).
+
+    Example:
+        >>> import tinyconv
+        >>> softmax(tinyconv.tensor([[0.0, 0.0]]), dim=1).tolist()
+        [[0.5, 0.5]]
+    """
+    _check_float(x, "softmax")
+    return Softmax.apply(x, dim=_check_dim(x, dim, "softmax"))
+
+
+def log_softmax(x: Tensor, dim: int) -> Tensor:
+    """log(softmax(x)) along ``dim``, stable for large scores (x - max - log-sum-exp).
+
+    Example:
+        >>> import tinyconv
+        >>> round(log_softmax(tinyconv.tensor([[1000.0, 1000.0]]), dim=1).tolist()[0][0], 4)
+        -0.6931
+    """
+    _check_float(x, "log_softmax")
+    return LogSoftmax.apply(x, dim=_check_dim(x, dim, "log_softmax"))

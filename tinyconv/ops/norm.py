@@ -1,9 +1,246 @@
-"""PLACEHOLDER: being written (replace this whole file)."""
+"""Batch normalisation and local response normalisation (AlexNet's LRN).
+
+Batch norm normalises each channel with the batch's mean and variance while training and
+with running estimates at evaluation (Ioffe & Szegedy, 2015). Its backward is the closed
+form for dx rather than a chain of small ops. LRN divides each activation by a power of
+the summed squares of its neighbouring channels (Krizhevsky et al., 2012), with PyTorch's
+exact scaling (alpha / size) and window placement.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..backend import get_array_module
+from ..tensor import Function, Tensor
 
 
-def _todo(*a, **k):
-    raise NotImplementedError("not written yet")
+# ------------------------------------------------------------------ batch norm
+class BatchNorm(Function):
+    """y = (x - mean) / sqrt(var + eps) * weight + bias, per channel (axis 1).
+
+    x is (N, C) or (N, C, *); statistics run over every axis but 1, M values per channel.
+    Training uses the batch mean and biased variance and, when running statistics are
+    given, updates them in place: r = (1 - momentum) r + momentum s, with the unbiased
+    variance (times M / (M - 1)) as PyTorch. Evaluation uses the running statistics.
+
+    Backward with xhat = (x - mean) / std and g = dout * weight:
+        train: dx = (M g - sum(g) - xhat sum(g xhat)) / (M std)
+        eval:  dx = g / std
+        dweight = sum(dout * xhat), dbias = sum(dout)
+    """
+
+    def forward(
+        self,
+        x: Any,
+        weight: Any,
+        bias: Any,
+        running_mean: Any,
+        running_var: Any,
+        training: bool,
+        momentum: float,
+        eps: float,
+    ) -> Any:
+        xp = get_array_module(x)
+        axes = (0,) + tuple(range(2, x.ndim))
+        shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)  # per-channel values broadcast over x
+        if training:
+            mean = x.mean(axis=axes)  # (C,)
+            var = x.var(axis=axes)  # (C,) biased: this is what normalises the batch
+            if running_mean is not None:
+                M = x.size // x.shape[1]
+                unbiased = var * x.dtype.type(M / (M - 1))
+                m = running_mean.dtype.type(momentum)
+                running_mean[...] = (1 - m) * running_mean + m * mean
+                running_var[...] = (1 - m) * running_var + m * unbiased
+        else:
+            mean = running_mean.astype(x.dtype, copy=False)
+            var = running_var.astype(x.dtype, copy=False)
+        inv_std = 1 / xp.sqrt(var + x.dtype.type(eps))  # (C,)
+        xhat = (x - mean.reshape(shape)) * inv_std.reshape(shape)
+        self.save_for_backward(xhat, inv_std, weight, training, axes, shape)
+        y = xhat
+        if weight is not None:
+            y = y * weight.reshape(shape)
+        if bias is not None:
+            y = y + bias.reshape(shape)
+        return y
+
+    def backward(self, dout: Any) -> tuple[Any, Any, Any]:
+        xhat, inv_std, weight, training, axes, shape = self.saved
+        dx = dw = db = None
+        if self.needs_input_grad[0]:
+            g = dout if weight is None else dout * weight.reshape(shape)  # dL/dxhat
+            if training:
+                M = dout.dtype.type(dout.size // dout.shape[1])
+                sum_g = g.sum(axis=axes).reshape(shape)
+                sum_gx = (g * xhat).sum(axis=axes).reshape(shape)
+                dx = (M * g - sum_g - xhat * sum_gx) * (inv_std.reshape(shape) / M)
+            else:
+                dx = g * inv_std.reshape(shape)
+        if len(self.needs_input_grad) > 1 and self.needs_input_grad[1]:
+            dw = (dout * xhat).sum(axis=axes)
+        if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
+            db = dout.sum(axis=axes)
+        return dx, dw, db
 
 
-batch_norm = _todo
-local_response_norm = _todo
+def _data(t: Any) -> Any:
+    return t.data if isinstance(t, Tensor) else t
+
+
+def batch_norm(
+    x: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+    *,
+    layer: str = "batch_norm",
+) -> Tensor:
+    """Batch normalisation over axis 1 (``torch.nn.functional.batch_norm``).
+
+    Args:
+        x (Tensor): (N, C) or (N, C, *), floating point.
+        running_mean (Tensor or None): (C,) estimates, updated in place when training.
+        running_var (Tensor or None): (C,) estimates, updated with the unbiased batch variance.
+        weight (Tensor, optional): gamma, (C,). Default: None (1).
+        bias (Tensor, optional): beta, (C,). Default: None (0).
+        training (bool): use batch statistics (and update the running ones). Default: False.
+        momentum (float): weight of the new batch in the running average. Default: 0.1.
+        eps (float): added to the variance. Default: 1e-5.
+
+    Shape:
+        Output has the input's shape.
+
+    Raises:
+        ValueError: fewer than 2 dimensions, a channel count that does not match the
+            statistics or parameters, one value per channel in training, or evaluation
+            without running statistics.
+        TypeError: a non-float input.
+
+    Example:
+        >>> import tinyconv
+        >>> x = tinyconv.tensor([[1.0], [3.0]])
+        >>> batch_norm(x, None, None, training=True).tolist()  # (x - 2) / sqrt(1 + 1e-5)
+        [[-0.9999949932098389], [0.9999949932098389]]
+    """
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{layer}: expected a tinyconv Tensor, got {type(x).__name__}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{layer}: expected a floating-point input, got dtype {x.dtype}")
+    if x.ndim < 2:
+        raise ValueError(f"{layer}: expected an input (N, C) or (N, C, *), got shape {x.shape}")
+    C = x.shape[1]
+    for name, t in (
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+        ("weight", weight),
+        ("bias", bias),
+    ):
+        if t is not None and tuple(_data(t).shape) != (C,):
+            raise ValueError(
+                f"{layer}: {name} has shape {tuple(_data(t).shape)} but the input {x.shape} "
+                f"has {C} channels (axis 1)"
+            )
+    if (running_mean is None) != (running_var is None):
+        raise ValueError(f"{layer}: give both running_mean and running_var, or neither")
+    if training and x.numel() // max(C, 1) <= 1:
+        raise ValueError(
+            f"{layer}: expected more than 1 value per channel when training, got input {x.shape}"
+        )
+    if not training and running_mean is None:
+        raise ValueError(f"{layer}: evaluation (training=False) needs running_mean and running_var")
+    return BatchNorm.apply(
+        x,
+        weight,
+        bias,
+        running_mean=_data(running_mean),
+        running_var=_data(running_var),
+        training=bool(training),
+        momentum=float(momentum),
+        eps=float(eps),
+    )
+
+
+# ---------------------------------------------------------------------- LRN
+def _channel_window_sum(a: Any, before: int, after: int) -> Any:
+    """out[:, c] = sum of a[:, c - before .. c + after] (missing channels count as 0)."""
+    xp = get_array_module(a)
+    C = a.shape[1]
+    pads = [(0, 0)] * a.ndim
+    pads[1] = (before, after)
+    a_pad = xp.pad(a, pads)  # (N, before + C + after, *)
+    out = a_pad[:, 0:C].copy()
+    for i in range(1, before + after + 1):
+        out += a_pad[:, i : i + C]
+    return out
+
+
+class LocalResponseNorm(Function):
+    """y_c = x_c / d_c^beta, d_c = k + alpha/size * sum_{c'} x_{c'}^2 over the window of c.
+
+    The window of channel c is c - size//2 .. c + (size-1)//2 (PyTorch's placement).
+    Backward: dx_j = dout_j d_j^-beta
+                     - (2 alpha beta / size) x_j sum_{c: j in window(c)} dout_c x_c d_c^(-beta-1),
+    and channel j lies in the windows of c = j - (size-1)//2 .. j + size//2.
+    """
+
+    def forward(self, x: Any, size: int, alpha: float, beta: float, k: float) -> Any:
+        t = x.dtype.type
+        d = t(k) + t(alpha / size) * _channel_window_sum(x * x, size // 2, (size - 1) // 2)
+        y = x * d ** t(-beta)
+        self.save_for_backward(x, d, y, size, alpha, beta)
+        return y
+
+    def backward(self, dout: Any) -> Any:
+        x, d, y, size, alpha, beta = self.saved
+        t = x.dtype.type
+        s = _channel_window_sum(dout * y / d, (size - 1) // 2, size // 2)  # y/d = x d^(-beta-1)
+        return dout * d ** t(-beta) - t(2 * alpha * beta / size) * x * s
+
+
+def local_response_norm(
+    x: Tensor,
+    size: int,
+    alpha: float = 1e-4,
+    beta: float = 0.75,
+    k: float = 1.0,
+    *,
+    layer: str | None = None,
+) -> Tensor:
+    """Local response normalisation across channels (``torch.nn.functional.local_response_norm``).
+
+    b_c = a_c / (k + alpha/size * sum_{c'=c-size//2}^{c+(size-1)//2} a_{c'}^2)^beta
+
+    Args:
+        x (Tensor): (N, C, *) with at least 3 dimensions, floating point.
+        size (int): number of neighbouring channels in the sum (AlexNet: 5).
+        alpha (float): scale. Default: 1e-4.
+        beta (float): exponent. Default: 0.75.
+        k (float): additive constant (AlexNet: 2). Default: 1.
+
+    Shape:
+        Output has the input's shape.
+
+    Example:
+        >>> import tinyconv
+        >>> x = tinyconv.tensor([[[2.0], [1.0]]])
+        >>> local_response_norm(x, size=1, alpha=1.0, beta=1.0, k=0.0).tolist()  # x / x^2
+        [[[0.5], [1.0]]]
+    """
+    layer = layer or f"local_response_norm(size={size})"
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"{layer}: size must be a positive int, got {size!r}")
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{layer}: expected a tinyconv Tensor, got {type(x).__name__}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{layer}: expected a floating-point input, got dtype {x.dtype}")
+    if x.ndim < 3:
+        raise ValueError(
+            f"{layer}: expected an input (N, C, *) with 3 or more dimensions, got shape {x.shape}"
+        )
+    return LocalResponseNorm.apply(x, size=size, alpha=float(alpha), beta=float(beta), k=float(k))
