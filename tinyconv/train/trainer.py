@@ -1,0 +1,531 @@
+"""``fit`` trains a model epoch by epoch; ``evaluate`` measures it.
+
+One epoch of ``fit``::
+
+    for x, y in train:                       # x (N, C, H, W), y (N,)
+        loss = loss_fn(model(x), y)          # mean over the batch
+        optimizer.zero_grad(); loss.backward(); optimizer.step()
+    evaluate(model, val)                     # eval mode, no graph
+    scheduler.step(); history.append(...); checkpoint
+
+A checkpoint (see ``checkpoint.py``) holds everything the next epoch depends on: weights,
+optimizer state, the global random generator (dropout), the loader's random state, the
+epoch and the history. Shuffling of an ``(images, labels)`` pair is drawn from ``(seed,
+epoch)``. So ``fit(..., resume=True)`` after an interruption reaches exactly the weights of
+an uninterrupted run.
+
+A NaN or infinite loss stops training at once: ``TrainingDiverged`` is raised, the model gets
+back the weights of the last completed epoch, and no checkpoint is written from the bad state.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy
+
+from .. import backend
+from .. import functional as F
+from ..tensor import Tensor, no_grad
+from .batches import as_batches, count_correct, model_placement, num_batches, to_tensors
+from .checkpoint import (
+    CheckpointManager,
+    get_rng_state,
+    load_checkpoint,
+    loader_state,
+    resolve_checkpoint,
+    set_loader_state,
+    set_rng_state,
+)
+from .history import History
+from .progress import ProgressBar
+
+LOSSES: dict[str, Callable[..., Tensor]] = {
+    "cross_entropy": F.cross_entropy,
+    "nll": F.nll_loss,
+    "mse": F.mse_loss,
+}
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; training stopped.
+
+    Attributes:
+        history (History): the epochs completed before the divergence (``diverged`` is True).
+        epoch (int): the epoch in which it happened (1-based).
+        batch (int | None): the batch index within that epoch (None: during validation).
+        checkpoint (Path | None): the last good checkpoint, when ``checkpoint_dir`` was given.
+    """
+
+    def __init__(
+        self, message: str, history: History, epoch: int, batch: int | None, checkpoint: Path | None
+    ) -> None:
+        super().__init__(message)
+        self.history, self.epoch, self.batch, self.checkpoint = history, epoch, batch, checkpoint
+
+
+class StopTraining(Exception):  # noqa: N818 - a control signal, like StopIteration
+    """Raise from a callback to end ``fit`` gracefully; the message becomes ``stopped_reason``."""
+
+
+class Callback:
+    """Hooks called by ``fit``; override the ones you need. ``logs`` is a dict of numbers.
+
+    ``on_batch_end`` logs: ``loss`` (this batch), ``batch_size``. ``on_epoch_end`` logs: the
+    epoch's history values. Raise ``StopTraining`` to end training after the current point.
+    """
+
+    def on_train_begin(self, logs: dict[str, Any]) -> None: ...
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any]) -> None: ...
+
+    def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None: ...
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None: ...
+
+    def on_train_end(self, logs: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class EarlyStopping:
+    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.
+
+    Args:
+        patience (int): epochs without improvement before stopping. Default: 3.
+        min_delta (float): the least decrease that counts as an improvement. Default: 0.0.
+        monitor (str): a history key to minimise; "val_loss" falls back to "loss" when ``fit``
+            has no validation data. Default: "val_loss".
+        restore_best (bool): give the model the weights of the best epoch when stopping.
+            Default: True.
+    """
+
+    patience: int = 3
+    min_delta: float = 0.0
+    monitor: str = "val_loss"
+    restore_best: bool = True
+
+    def __post_init__(self) -> None:
+        if (
+            isinstance(self.patience, bool)
+            or not isinstance(self.patience, int)
+            or self.patience < 1
+        ):
+            raise ValueError(
+                f"EarlyStopping: patience must be a positive integer, got {self.patience!r}"
+            )
+        if not self.min_delta >= 0:
+            raise ValueError(f"EarlyStopping: min_delta must be >= 0, got {self.min_delta!r}")
+
+    def status(self, values: list[Any]) -> tuple[int, int]:
+        """(best epoch index, epochs since it) from the monitored values so far."""
+        best, best_i, wait = math.inf, -1, 0
+        for i, v in enumerate(values):
+            if v is not None and v < best - self.min_delta:
+                best, best_i, wait = v, i, 0
+            else:
+                wait += 1
+        return best_i, wait
+
+
+# ----------------------------------------------------------------------------- helpers
+def _resolve_loss(loss: str | Callable[..., Tensor]) -> Callable[..., Tensor]:
+    if callable(loss):
+        return loss
+    key = str(loss).lower().replace("-", "_")
+    if key in LOSSES:
+        return LOSSES[key]
+    raise ValueError(f"unknown loss {loss!r}: expected one of {', '.join(LOSSES)} or a callable")
+
+
+def optimizer_names() -> list[str]:
+    """Names accepted for ``optimizer=`` (and by ``tinyconv train --optimizer``)."""
+    return sorted(_optimizer_table())
+
+
+def _optimizer_table() -> dict[str, type]:
+    from .. import optim  # noqa: PLC0415
+    from ..optim.optimizer import Optimizer  # noqa: PLC0415
+
+    return {
+        name.lower(): cls
+        for name, cls in vars(optim).items()
+        if isinstance(cls, type) and issubclass(cls, Optimizer) and cls is not Optimizer
+    }
+
+
+def make_optimizer(name: str, model: Any, lr: float | None = None) -> Any:
+    """Build optimizer ``name`` ("adam", "sgd", "rmsprop", ...) over the model's parameters."""
+    table = _optimizer_table()
+    cls = table.get(str(name).lower())
+    if cls is None:
+        raise ValueError(f"unknown optimizer {name!r}: expected one of {', '.join(sorted(table))}")
+    kwargs = {} if lr is None else {"lr": lr}
+    return cls(model.parameters(), **kwargs)
+
+
+def current_lr(optimizer: Any) -> float | None:
+    groups = getattr(optimizer, "param_groups", None)
+    if groups:
+        return float(groups[0]["lr"])
+    lr = getattr(optimizer, "lr", None)
+    return None if lr is None else float(lr)
+
+
+def _snapshot(model: Any) -> dict[str, Any]:
+    """A copy of the model's state dict (arrays), to restore later."""
+    return {k: v.data.copy() for k, v in model.state_dict().items()}
+
+
+def _all_finite(model: Any) -> bool:
+    for p in model.state_dict().values():
+        xp = backend.get_array_module(p.data)
+        if p.data.dtype.kind == "f" and not bool(xp.isfinite(p.data).all()):
+            return False
+    return True
+
+
+def _call(callbacks: list[Any], hook: str, *args: Any) -> None:
+    for cb in callbacks:
+        fn = getattr(cb, hook, None)
+        if fn is not None:
+            fn(*args)
+
+
+def _fmt_epoch(epoch: int, epochs: int, logs: dict[str, Any], rate: float) -> str:
+    parts = [f"Epoch {epoch}/{epochs}", f"loss {logs['loss']:.4f}"]
+    if logs.get("acc") is not None:
+        parts.append(f"acc {100 * logs['acc']:.2f}%")
+    if "val_loss" in logs:
+        parts.append(f"val_loss {logs['val_loss']:.4f}")
+        if logs.get("val_acc") is not None:
+            parts.append(f"val_acc {100 * logs['val_acc']:.2f}%")
+    parts.append(f"{rate:,.0f} img/s")
+    parts.append(f"{logs['time']:.1f}s")
+    return " - ".join(parts)
+
+
+class _Diverged(Exception):  # noqa: N818 - internal signal
+    def __init__(self, what: str, batch: int | None) -> None:
+        self.what, self.batch = what, batch
+
+
+# ------------------------------------------------------------------------------- fit
+def fit(
+    model: Any,
+    train: Any,
+    val: Any = None,
+    epochs: int = 1,
+    optimizer: Any = None,
+    loss: str | Callable[..., Tensor] = "cross_entropy",
+    scheduler: Any = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    resume: bool | str | os.PathLike[str] = False,
+    early_stopping: EarlyStopping | int | None = None,
+    callbacks: Iterable[Any] | None = None,
+    verbose: bool = True,
+    seed: int | None = None,
+    batch_size: int = 32,
+    lr: float | None = None,
+    keep_checkpoints: int = 2,
+) -> History:
+    """Train ``model`` for ``epochs`` epochs and return the per-epoch ``History``.
+
+    Args:
+        model (Module): the network; it must output (N, num_classes) logits for the default loss.
+        train: a DataLoader, or an ``(images, labels)`` pair of arrays (uint8 images are scaled
+            by 1/255; the pair is shuffled each epoch by ``(seed, epoch)``).
+        val: validation data in the same forms, evaluated after each epoch. Default: None.
+        epochs (int): the total number of epochs (a resumed run continues up to it). Default: 1.
+        optimizer: an Optimizer, or a name ("adam", "sgd", "rmsprop", ...). Default: Adam.
+        loss: "cross_entropy", "nll", "mse", or a callable ``loss(output, target) -> Tensor``.
+        scheduler: an LR scheduler, stepped once after every epoch. Default: None.
+        checkpoint_dir: where to write a checkpoint after every epoch. Default: None.
+        resume: True continues from the latest checkpoint in ``checkpoint_dir`` (a fresh start
+            when there is none); a path continues from that checkpoint. Default: False.
+        early_stopping: an ``EarlyStopping``, or an int patience on the validation loss.
+        callbacks: ``Callback`` objects (any object with some of its hook methods).
+        verbose (bool): progress bar and one summary line per epoch. Default: True.
+        seed (int | None): seeds the shuffling of array data and tinyconv's global generator
+            (dropout). Default: None (drawn from the global generator).
+        batch_size (int): batch size for array data. Default: 32.
+        lr (float | None): learning rate when ``optimizer`` is a name or None.
+        keep_checkpoints (int): how many epoch checkpoints to keep. Default: 2.
+
+    Returns:
+        History: ``history.history`` with ``epoch``, ``loss``, ``acc``, ``lr``, ``time`` and, with
+        validation data, ``val_loss`` and ``val_acc``.
+
+    Raises:
+        TrainingDiverged: the loss became NaN or infinite (the model keeps its last good weights).
+        ValueError: an unknown loss or optimizer name, epochs < 1, or a bad resume checkpoint.
+        FileNotFoundError: ``resume`` names a checkpoint that does not exist.
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, numpy.integer)) or epochs < 1:
+        raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
+    epochs = int(epochs)
+    loss_fn = _resolve_loss(loss)
+    if optimizer is None:
+        optimizer = make_optimizer("adam", model, lr)
+    elif isinstance(optimizer, str):
+        optimizer = make_optimizer(optimizer, model, lr)
+    if isinstance(early_stopping, int) and not isinstance(early_stopping, bool):
+        early_stopping = EarlyStopping(patience=early_stopping)
+    callbacks = list(callbacks or [])
+    dtype, device = model_placement(model)
+    out = sys.stdout
+
+    # --------------------------------------------------------------- start or resume
+    ckpt_path = resolve_checkpoint(resume, checkpoint_dir)
+    if ckpt_path is not None and checkpoint_dir is None:
+        checkpoint_dir = ckpt_path.parent
+    manager = CheckpointManager(checkpoint_dir, keep=keep_checkpoints) if checkpoint_dir else None
+    history = History()
+    start = 1
+    meta: dict[str, Any] | None = None
+    if ckpt_path is not None:
+        meta = load_checkpoint(ckpt_path, model, optimizer, scheduler)
+        history = History.from_dict(meta["history"])
+        start = int(meta["epoch"]) + 1
+        seed = int(meta["seed"])
+        if verbose:
+            print(f"Resuming from {ckpt_path} (epoch {meta['epoch']} done)", file=out)
+    elif seed is None:
+        seed = int(backend.default_rng().integers(2**31 - 1))
+    else:
+        backend.manual_seed(int(numpy.random.SeedSequence([int(seed), 1]).generate_state(1)[0]))
+    train_src = as_batches(train, batch_size, shuffle=True, seed=seed)
+    val_src = (
+        None
+        if val is None
+        else as_batches(val, batch_size, shuffle=False, seed=seed, where="fit(val)")
+    )
+    if meta is not None:
+        set_rng_state(meta["rng"])
+        set_loader_state(train_src, meta.get("loader"))
+    monitor = None
+    if isinstance(early_stopping, EarlyStopping):
+        monitor = early_stopping.monitor
+        if monitor.startswith("val_") and val is None:
+            monitor = monitor[4:]
+
+    def save(epoch: int) -> None:
+        if manager is None:
+            return
+        manager.save(
+            epoch,
+            model,
+            optimizer,
+            scheduler,
+            {
+                "epoch": epoch,
+                "seed": seed,
+                "history": history.to_dict(),
+                "rng": get_rng_state(),
+                "loader": loader_state(train_src),
+            },
+        )
+
+    last_good = _snapshot(model)
+    best_weights: dict[str, Any] | None = None
+    if ckpt_path is None:
+        save(0)
+    _call(callbacks, "on_train_begin", {"epochs": epochs, "start_epoch": start})
+    epoch = start
+    try:
+        for epoch in range(start, epochs + 1):
+            t0 = time.perf_counter()
+            _call(callbacks, "on_epoch_begin", epoch, {})
+            logs, rate = _train_epoch(
+                model,
+                train_src,
+                optimizer,
+                loss_fn,
+                epoch,
+                epochs,
+                dtype,
+                device,
+                callbacks,
+                verbose,
+            )
+            if val_src is not None:
+                res = evaluate(model, val_src, loss=loss_fn)
+                if not math.isfinite(res["loss"]):
+                    raise _Diverged(f"the validation loss became {res['loss']}", None)
+                logs["val_loss"], logs["val_acc"] = res["loss"], res["accuracy"]
+            if not _all_finite(model):
+                raise _Diverged("the weights became NaN or infinite", None)
+            logs["lr"] = current_lr(optimizer)
+            logs["time"] = time.perf_counter() - t0
+            history.append(epoch=epoch, **logs)
+            if scheduler is not None:
+                scheduler.step()
+            if verbose:
+                print(_fmt_epoch(epoch, epochs, logs, rate), file=out, flush=True)
+            last_good = _snapshot(model)
+            stop = None
+            if monitor is not None:
+                best_i, wait = early_stopping.status(history.history.get(monitor, []))  # type: ignore[union-attr]
+                if best_i == history.epochs - 1:
+                    best_weights = last_good
+                if wait >= early_stopping.patience:  # type: ignore[union-attr]
+                    stop = (
+                        f"early stopping: {monitor} did not improve for {wait} epoch(s); "
+                        f"best {history.history[monitor][best_i]:.4f} at epoch {best_i + 1}"
+                    )
+                    history.stopped_reason = stop
+            save(epoch)
+            if manager is not None and best_weights is last_good:
+                manager.save_best(model)
+            try:
+                _call(callbacks, "on_epoch_end", epoch, dict(logs))
+            except StopTraining as e:
+                history.stopped_reason = str(e) or f"stopped by a callback after epoch {epoch}"
+                break
+            if stop is not None:
+                if early_stopping.restore_best:  # type: ignore[union-attr]
+                    best = best_weights or (manager.load_best() if manager else None)
+                    if best is not None:
+                        model.load_state_dict(best)
+                if verbose:
+                    print(stop, file=out)
+                break
+    except _Diverged as d:
+        model.load_state_dict(last_good)
+        where = f"batch {d.batch + 1} of epoch {epoch}" if d.batch is not None else f"epoch {epoch}"
+        good = manager.latest() if manager is not None else None
+        keep = (
+            f"; the last good checkpoint is {good}"
+            if good is not None
+            else "; the model keeps the weights of the last completed epoch"
+        )
+        msg = (
+            f"training diverged: {d.what} at {where} (lr={current_lr(optimizer)}); "
+            f"stopped{keep}. Try a smaller learning rate."
+        )
+        history.diverged, history.stopped_reason = True, msg
+        raise TrainingDiverged(msg, history, epoch, d.batch, good) from None
+    except StopTraining as e:
+        history.stopped_reason = str(e) or f"stopped by a callback in epoch {epoch}"
+    _call(callbacks, "on_train_end", {"history": history})
+    return history
+
+
+def _train_epoch(
+    model: Any,
+    train: Any,
+    optimizer: Any,
+    loss_fn: Callable[..., Tensor],
+    epoch: int,
+    epochs: int,
+    dtype: Any,
+    device: str,
+    callbacks: list[Any],
+    verbose: bool,
+) -> tuple[dict[str, Any], float]:
+    """One pass over ``train``; returns the epoch's mean loss and accuracy, and images/s."""
+    if hasattr(train, "set_epoch"):
+        train.set_epoch(epoch - 1)  # loaders count epochs from 0
+    model.train()
+    bar = ProgressBar(num_batches(train), f"Epoch {epoch}/{epochs}", enabled=verbose)
+    loss_sum, seen, correct, counted = 0.0, 0, 0, 0
+    try:
+        for b, (x, y) in enumerate(train):
+            xt, yt = to_tensors(x, y, dtype, device)
+            output = model(xt)
+            loss = loss_fn(output, yt)
+            value = float(loss.item())
+            if not math.isfinite(value):
+                raise _Diverged(f"the loss became {value}", b)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            n = len(xt)
+            loss_sum += value * n
+            seen += n
+            c = count_correct(output.data, yt.data)
+            if c is not None:
+                correct, counted = correct + c, counted + n
+            acc = correct / counted if counted else None
+            bar.update(n, loss_sum / seen, acc)
+            _call(callbacks, "on_batch_end", b, {"loss": value, "batch_size": n, "epoch": epoch})
+    finally:
+        bar.close()
+    if seen == 0:
+        raise ValueError("fit: the training data gave no batches")
+    return {"loss": loss_sum / seen, "acc": correct / counted if counted else None}, bar.rate
+
+
+# -------------------------------------------------------------------------- evaluate
+def evaluate(
+    model: Any,
+    data: Any,
+    loss: str | Callable[..., Tensor] = "cross_entropy",
+    batch_size: int = 256,
+    num_classes: int | None = None,
+) -> dict[str, Any]:
+    """Loss, accuracy, per-class accuracy and confusion matrix of ``model`` on ``data``.
+
+    Runs in eval mode (dropout off, BatchNorm running statistics) under ``no_grad``, batch by
+    batch; the model's previous mode is restored afterwards.
+
+    Args:
+        model (Module): outputs (N, num_classes) logits.
+        data: a DataLoader or an ``(images, labels)`` pair of arrays.
+        loss: as in ``fit``. Default: "cross_entropy".
+        batch_size (int): batch size for array data. Default: 256.
+        num_classes (int | None): size of the confusion matrix. Default: the model's output width.
+
+    Returns:
+        dict: ``loss`` (mean over samples), ``accuracy``, ``per_class_accuracy`` (array
+        (num_classes,), correct / count of each true class, NaN for a class with no sample),
+        ``confusion_matrix`` (int64 array (num_classes, num_classes); row = true class,
+        column = predicted class) and ``num_samples``.
+    """
+    loss_fn = _resolve_loss(loss)
+    src = as_batches(data, batch_size, shuffle=False, seed=0, where="evaluate")
+    dtype, device = model_placement(model)
+    was_training = model.training
+    model.eval()
+    loss_sum, seen = 0.0, 0
+    preds: list[numpy.ndarray] = []
+    trues: list[numpy.ndarray] = []
+    width = num_classes
+    try:
+        with no_grad():
+            for x, y in src:
+                xt, yt = to_tensors(x, y, dtype, device)
+                output = model(xt)
+                n = len(xt)
+                loss_sum += float(loss_fn(output, yt).item()) * n
+                seen += n
+                logits = backend.to_device(output.data, "cpu")
+                width = width or logits.shape[1]
+                preds.append(numpy.argmax(logits, axis=1))
+                trues.append(backend.to_device(yt.data, "cpu").astype(numpy.int64))
+    finally:
+        model.train(was_training)
+    if seen == 0:
+        raise ValueError("evaluate: the data gave no batches")
+    pred, true = numpy.concatenate(preds), numpy.concatenate(trues)
+    width = int(max(width or 0, int(pred.max()) + 1, int(true.max()) + 1))
+    confusion = numpy.zeros((width, width), dtype=numpy.int64)
+    numpy.add.at(confusion, (true, pred), 1)
+    counts = confusion.sum(axis=1)
+    with numpy.errstate(invalid="ignore", divide="ignore"):
+        per_class = numpy.where(
+            counts > 0, numpy.diag(confusion) / numpy.maximum(counts, 1), numpy.nan
+        )
+    return {
+        "loss": loss_sum / seen,
+        "accuracy": float((pred == true).mean()),
+        "per_class_accuracy": per_class,
+        "confusion_matrix": confusion,
+        "num_samples": seen,
+    }
