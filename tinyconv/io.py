@@ -114,7 +114,7 @@ def _to_numpy(value: Any, name: str) -> numpy.ndarray:
         raise TypeError(
             f"cannot save {name!r}: expected a Tensor or an array, got {type(value).__name__}"
         )
-    arr = numpy.ascontiguousarray(to_device(arr, "cpu"))
+    arr = numpy.asarray(to_device(arr, "cpu"), order="C")  # (ascontiguousarray makes 0-d 1-d)
     if arr.dtype.name not in _NAMES:
         raise TypeError(
             f"cannot save {name!r}: dtype {arr.dtype} has no safetensors code "
