@@ -455,10 +455,9 @@ def _check_ranges(
 ) -> None:
     """stride >= 1, padding >= 0 and dilation >= 1, refused with the size formula filled in."""
     for k, D in enumerate("HW"):
-        nums = (
-            f"{D}_out = ({D}_in - F + 2P)/S + 1 = "
-            f"({x_shape[2 + k]} - {F[k]} + 2*{P[k]})/{S[k]} + 1"
-        )
+        p = f"({P[k]})" if P[k] < 0 else P[k]
+        s = f"({S[k]})" if S[k] < 0 else S[k]
+        nums = f"{D}_out = ({D}_in - F + 2P)/S + 1 = ({x_shape[2 + k]} - {F[k]} + 2*{p})/{s} + 1"
         if S[k] < 1:
             raise ValueError(
                 f"{layer}: stride must be >= 1, got stride={given['stride']!r}: {nums} "
