@@ -15,8 +15,6 @@ import tinyconv.io as tio
 from tinyconv import nn, optim
 from tinyconv.io import ModelFileError
 
-NORM_READY = not (nn.norm.__doc__ or "").startswith("PLACEHOLDER")
-
 
 def mlp(seed: int = 0) -> nn.Sequential:
     tinyconv.manual_seed(seed)
@@ -79,7 +77,6 @@ def test_cnn_round_trip_is_bit_exact(tmp_path: Path) -> None:
     assert list(tio.load_state_dict(path)) == list(model.state_dict())
 
 
-@pytest.mark.skipif(not NORM_READY, reason="tinyconv/nn/norm.py is still a placeholder")
 def test_cnn_with_batchnorm_keeps_running_statistics(tmp_path: Path) -> None:
     tinyconv.manual_seed(4)
     model = nn.Sequential(
