@@ -104,7 +104,8 @@ def fetch_url(url: str, dest: Path) -> Path:
     level = logger.level
     logger.setLevel(logging.WARNING)  # we verify ourselves; pooch's "use this hash" hint misleads
     try:
-        print(f"tinyconv: downloading {url} -> {dest}", file=sys.stderr)
+        final = dest.with_name(dest.name.removesuffix(".part"))
+        print(f"tinyconv: downloading {url} -> {final}", file=sys.stderr)
         pooch.retrieve(
             url, known_hash=None, fname=dest.name, path=dest.parent, downloader=downloader
         )
@@ -140,7 +141,7 @@ def _fetch_verified(
             return False, [str(e)]
         except Exception as e:  # no network, HTTP 404, refused connection...
             tmp.unlink(missing_ok=True)
-            reasons.append(f"{url}: {type(e).__name__}: {_short(e)}")
+            reasons.append(f"{urllib.parse.urlparse(url).netloc or url}: {_why(e)}")
             continue
         os.replace(tmp, dest)
         return True, reasons
@@ -149,8 +150,23 @@ def _fetch_verified(
     return False, reasons
 
 
-def _short(e: BaseException, limit: int = 160) -> str:
+_KNOWN_FAILURES = (
+    ("NameResolution", "cannot resolve the host name (no network?)"),
+    ("Name or service not known", "cannot resolve the host name (no network?)"),
+    ("Temporary failure in name resolution", "cannot resolve the host name (no network?)"),
+    ("Connection refused", "connection refused"),
+    ("timed out", f"no answer within {TIMEOUT_S} s"),
+    ("Network is unreachable", "network unreachable"),
+)
+
+
+def _why(e: BaseException, limit: int = 120) -> str:
+    """A short, one-line reason for a failed transfer."""
     text = " ".join(str(e).split())
+    for needle, reason in _KNOWN_FAILURES:
+        if needle in text:
+            return reason
+    text = f"{type(e).__name__}: {text}"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -210,7 +226,7 @@ def ensure_files(
                     break
         still = missing_files(spec, split, root)
         if still:
-            why = "; ".join(reasons) or "no download URL"
+            why = "; ".join(reasons) or "what was downloaded did not contain them"
             raise DatasetNotFoundError(
                 _missing_message(spec, split, root, still, f"download failed ({why})")
             )
