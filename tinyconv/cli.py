@@ -1,0 +1,513 @@
+"""The ``tinyconv`` command: train, evaluate, predict and summary.
+
+    tinyconv train                                   # a small CNN on MNIST (or the embedded sample)
+    tinyconv train --model deep_convnet --data mnist --epochs 5 --lr 0.001
+    tinyconv train --resume runs/simple_convnet-mnist-20250101-120000
+    tinyconv evaluate runs/<run>/model.safetensors
+    tinyconv predict runs/<run>/model.safetensors digit.png --top-k 3
+    tinyconv summary cifar10_cnn --input-shape 3,32,32
+
+A user mistake (a missing file, an unknown model or dataset, a bad number) prints one line
+on stderr and exits with status 2; a diverged training run exits with 3; Ctrl-C with 130.
+Set ``TINYCONV_DEBUG=1`` to see the full traceback of an unexpected error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+import numpy
+
+# Default epochs of `tinyconv train`, chosen so that a run takes about two minutes or less
+# on 2 CPU cores with the default model (SimpleConvNet, batch 100).
+DEFAULT_EPOCHS = {"mnist": 1, "fashion-mnist": 1, "mnist-sample": 4}
+DEFAULT_MODEL = "simple_convnet"
+
+
+class UserError(Exception):
+    """A mistake in the command line or its files: reported in one line, no traceback."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# ------------------------------------------------------------------------ argument types
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        dims = tuple(int(t) for t in text.replace("x", ",").split(",") if t.strip())
+    except ValueError:
+        dims = ()
+    if len(dims) != 3 or min(dims) < 1:
+        raise argparse.ArgumentTypeError(f"expected C,H,W such as 1,28,28, got {text!r}")
+    return dims
+
+
+# --------------------------------------------------------------------------- the parser
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="tinyconv",
+        description="Train, evaluate and use convolutional networks written from scratch in NumPy.",
+    )
+    p.add_argument("--version", action="version", version=f"tinyconv {_version()}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    t = sub.add_parser(
+        "train",
+        help="train a model and save it with its history and training curves",
+        description="Train a model. With no arguments: SimpleConvNet on full MNIST when it is in "
+        "the data directory ($TINYCONV_DATA), else on the embedded MNIST sample; it takes about "
+        "two minutes or less on 2 CPU cores. Writes runs/<name>/model.safetensors, history.json, "
+        "history.csv, curves.png and checkpoints/.",
+    )
+    t.add_argument("--model", help=f"model name (default {DEFAULT_MODEL}; see tinyconv summary)")
+    t.add_argument(
+        "--data",
+        help="dataset: mnist, fashion-mnist, cifar10, mnist-sample, or a folder of class "
+        "subfolders of images (default: mnist if present, else mnist-sample)",
+    )
+    t.add_argument("--epochs", type=_positive_int, help="epochs (default: chosen per dataset)")
+    t.add_argument("--batch-size", type=_positive_int, help="batch size (default 100)")
+    t.add_argument("--lr", type=_positive_float, help="learning rate (default 0.001)")
+    t.add_argument("--optimizer", help="adam (default), sgd, rmsprop, adamw, adagrad")
+    t.add_argument("--seed", type=_nonneg_int, help="random seed (default 0)")
+    t.add_argument("--out", help="output folder (default runs/<model>-<data>-<timestamp>/)")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run in RUN_DIR")
+    t.add_argument("--limit", type=_positive_int, help="use at most N training and N test images")
+    t.add_argument("--augment", action="store_true", help="random crop (padding 4) and flip")
+    t.add_argument("--image-size", type=_positive_int, help="image size for a folder dataset (28)")
+    t.add_argument("--channels", type=int, choices=(1, 3), help="1 grey or 3 RGB (folder data)")
+    t.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    t.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser(
+        "evaluate",
+        help="loss, accuracy, per-class accuracy and confusion matrix on a test set",
+        description="Evaluate a saved model on the test split of a dataset.",
+    )
+    e.add_argument("model_file", metavar="MODEL_FILE", help="a .safetensors model file")
+    e.add_argument("--data", help="dataset or image folder (default: the one it was trained on)")
+    e.add_argument("--batch-size", type=_positive_int, default=500, help="batch size (500)")
+    e.add_argument("--limit", type=_positive_int, help="use at most N test images")
+    e.set_defaults(func=cmd_evaluate)
+
+    r = sub.add_parser(
+        "predict",
+        help="classify image files (PNG/JPEG)",
+        description="Print the top-k classes of each image with their probabilities. Images are "
+        "converted to what the model expects (grey or RGB, resized); for a grey model a dark "
+        "digit on a light background is inverted to MNIST's white on black (--invert auto).",
+    )
+    r.add_argument("model_file", metavar="MODEL_FILE", help="a .safetensors model file")
+    r.add_argument("images", metavar="IMAGE", nargs="+", help="image files")
+    r.add_argument("--top-k", type=_positive_int, default=3, help="classes to show (3)")
+    r.add_argument("--invert", choices=("auto", "yes", "no"), default="auto", help="(auto)")
+    r.add_argument("--input-shape", type=_shape, help="C,H,W when the file does not say")
+    r.set_defaults(func=cmd_predict)
+
+    s = sub.add_parser(
+        "summary",
+        help="layers, output shapes and parameter counts of a model",
+        description="Print a table of a model's layers, output shapes and parameters.",
+    )
+    s.add_argument("model_name", metavar="MODEL_NAME", help="a model name, or a .safetensors file")
+    s.add_argument(
+        "--input-shape", type=_shape, help="C,H,W (default: what the model was built for)"
+    )
+    s.add_argument("--num-classes", type=_positive_int, help="outputs of the last layer")
+    s.set_defaults(func=cmd_summary)
+    return p
+
+
+def _version() -> str:
+    from . import __version__  # noqa: PLC0415
+
+    return __version__
+
+
+# ----------------------------------------------------------------------------- helpers
+def _build_model(name: str, **wanted: Any) -> Any:
+    """``models.get(name)`` with those of ``wanted`` (num_classes, in_channels, ...) it accepts."""
+    from . import models  # noqa: PLC0415
+
+    key = name.strip().lower().replace("-", "_")
+    fn = getattr(models, key, None)
+    if fn is None or key not in models.list_models():
+        models.get(name)  # raises the registry's "unknown model ... Available: ..." error
+    accepted = inspect.signature(fn).parameters
+    return models.get(key, **{k: v for k, v in wanted.items() if k in accepted})
+
+
+def _load_data(
+    name: str,
+    limit: int | None,
+    size: int | None = None,
+    channels: int | None = None,
+    classes: list[str] | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Train/test arrays, class names and normalisation of a dataset name or an image folder."""
+    from . import data  # noqa: PLC0415
+
+    if os.path.isdir(name):
+        side = size or 28
+        x, y, names = data.load_folder(name, size=side, channels=channels or 1, classes=classes)
+        order = numpy.random.default_rng([seed, 7]).permutation(len(x))
+        n_test = max(1, len(x) // 10)
+        test, train = order[:n_test], order[n_test:]
+        pixels = x[train].astype(numpy.float64) / 255.0
+        mean = tuple(float(m) for m in pixels.mean(axis=(0, 2, 3)))
+        std = tuple(max(float(s), 1e-3) for s in pixels.std(axis=(0, 2, 3)))
+        out = {"train": (x[train], y[train]), "test": (x[test], y[test]), "classes": names}
+        out.update(mean=mean, std=std, name=Path(name).resolve().name)
+    else:
+        out = {
+            "train": data.load(name, "train"),
+            "test": data.load(name, "test"),
+            "classes": data.classes(name),
+            "name": name,
+        }
+        out["mean"], out["std"] = data.normalization(name)
+    if limit is not None:
+        out["train"] = tuple(a[:limit] for a in out["train"])
+        out["test"] = tuple(a[:limit] for a in out["test"])
+    return out
+
+
+def _out_dir(model: str, dataset: str) -> Path:
+    base = Path("runs") / f"{model}-{dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out, i = base, 1
+    while out.exists():
+        i += 1
+        out = base.with_name(f"{base.name}-{i}")
+    return out
+
+
+def _load_model(path: str) -> tuple[Any, dict[str, Any]]:
+    from . import io  # noqa: PLC0415
+
+    if not os.path.isfile(path):
+        raise UserError(f"model file not found: {path}")
+    model = io.load(path)
+    if not hasattr(model, "forward"):
+        raise UserError(
+            f"{path} holds weights only (a state dict), not a model with its architecture"
+        )
+    return model, io.read_metadata(path)
+
+
+def _input_shape(
+    model: Any, meta: dict[str, Any], given: tuple[int, ...] | None
+) -> tuple[int, ...]:
+    shape = given or meta.get("input_shape") or getattr(model, "input_shape", None)
+    if shape is None:
+        raise UserError("the model file does not say its input shape: pass --input-shape C,H,W")
+    return tuple(int(s) for s in shape)
+
+
+# ------------------------------------------------------------------------------ train
+def cmd_train(args: argparse.Namespace) -> int:
+    from . import data, io, manual_seed  # noqa: PLC0415
+    from .plots import plot_history  # noqa: PLC0415
+    from .train import fit, make_optimizer  # noqa: PLC0415
+
+    quiet = args.quiet
+    chosen = False
+    if args.resume:
+        out = Path(args.resume)
+        run_file = out / "run.json"
+        if not run_file.is_file():
+            raise UserError(f"cannot resume: {run_file} not found (not a tinyconv train folder)")
+        fixed = ("model", "data", "batch_size", "lr", "optimizer", "seed", "out", "limit")
+        given = [f"--{k.replace('_', '-')}" for k in fixed if getattr(args, k) is not None]
+        if given:
+            raise UserError(
+                f"--resume continues a run with its saved settings; only --epochs may be changed "
+                f"(got {', '.join(given)})"
+            )
+        settings = json.loads(run_file.read_text(encoding="utf-8"))["settings"]
+        if args.epochs is not None:
+            settings["epochs"] = args.epochs
+    else:
+        name = args.data or data.default_dataset()
+        chosen = args.epochs is None
+        settings = {
+            "model": args.model or DEFAULT_MODEL,
+            "data": name,
+            "epochs": args.epochs or DEFAULT_EPOCHS.get(name, 1),
+            "batch_size": args.batch_size or 100,
+            "lr": args.lr or 0.001,
+            "optimizer": (args.optimizer or "adam").lower(),
+            "seed": 0 if args.seed is None else args.seed,
+            "limit": args.limit,
+            "augment": args.augment,
+            "image_size": args.image_size,
+            "channels": args.channels,
+        }
+        out = Path(args.out) if args.out else _out_dir(settings["model"], Path(name).name)
+    seed = int(settings["seed"])
+    ds = _load_data(
+        settings["data"],
+        settings.get("limit"),
+        settings.get("image_size"),
+        settings.get("channels"),
+        seed=seed,
+    )
+    x_train, y_train = ds["train"]
+    x_test, y_test = ds["test"]
+    C, H, W = x_train.shape[1:]
+    if H != W:
+        raise UserError(f"{settings['data']}: images are {H}x{W}; the models expect square images")
+    manual_seed(seed)
+    model = _build_model(
+        settings["model"], num_classes=len(ds["classes"]), in_channels=C, input_size=H
+    )
+    if args.device != "cpu":
+        model.to(args.device)
+    if chosen and not quiet:
+        print(
+            f"Chose {settings['epochs']} epoch(s) for {settings['data']} (about two minutes or "
+            "less on 2 CPU cores; change with --epochs)"
+        )
+    transform = None
+    if settings.get("augment"):
+        from .data.transforms import Compose, RandomCrop, RandomHorizontalFlip  # noqa: PLC0415
+
+        transform = Compose([RandomCrop(H, padding=4), RandomHorizontalFlip()])
+    norm = {"mean": ds["mean"], "std": ds["std"], "device": args.device}
+    train = data.DataLoader(
+        x_train,
+        y_train,
+        batch_size=settings["batch_size"],
+        shuffle=True,
+        seed=seed,
+        transform=transform,
+        **norm,
+    )
+    val = data.DataLoader(x_test, y_test, batch_size=500, **norm)
+    optimizer = make_optimizer(settings["optimizer"], model, settings["lr"])
+    out.mkdir(parents=True, exist_ok=True)
+    if not args.resume:
+        run = {"settings": settings, "command": sys.argv[1:], "started": time.ctime()}
+        (out / "run.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
+    if not quiet:
+        print(
+            f"Training {settings['model']} on {ds['name']} ({len(x_train)} train / {len(x_test)} "
+            f"test images, {C}x{H}x{W}), {settings['epochs']} epoch(s), batch "
+            f"{settings['batch_size']}, {settings['optimizer']} lr {settings['lr']}, seed {seed}"
+        )
+    try:
+        history = fit(
+            model,
+            train,
+            val,
+            epochs=int(settings["epochs"]),
+            optimizer=optimizer,
+            checkpoint_dir=out / "checkpoints",
+            resume=bool(args.resume),
+            seed=seed,
+            verbose=not quiet,
+        )
+    except KeyboardInterrupt:
+        print(
+            f"\ntinyconv: interrupted; continue with: tinyconv train --resume {out}",
+            file=sys.stderr,
+        )
+        return 130
+    meta = {
+        "model": settings["model"],
+        "dataset": settings["data"],
+        "classes": list(ds["classes"]),
+        "mean": list(ds["mean"]),
+        "std": list(ds["std"]),
+        "input_shape": [int(C), int(H), int(W)],
+        "epochs": history.epochs,
+        "test_accuracy": history.last("val_acc"),
+    }
+    model_path = out / "model.safetensors"
+    io.save(model, model_path, metadata=meta)
+    history.to_json(out / "history.json")
+    history.to_csv(out / "history.csv")
+    curve = plot_history(history, out / "curves.png", title=f"{settings['model']} on {ds['name']}")
+    acc = history.last("val_acc")
+    print(f"Test accuracy {100 * acc:.2f}%" if acc is not None else "Done.")
+    print(f"Saved in {out}/:")
+    print(f"  model        {model_path}")
+    print(f"  history      {out / 'history.json'}, {out / 'history.csv'}")
+    print(
+        f"  curves       {curve}"
+        if curve
+        else "  curves       skipped (matplotlib is not installed)"
+    )
+    print(f"  checkpoints  {out / 'checkpoints'}/")
+    print(f"Next: tinyconv evaluate {model_path}  |  tinyconv predict {model_path} IMAGE.png")
+    return 0
+
+
+# --------------------------------------------------------------------------- evaluate
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from . import data  # noqa: PLC0415
+    from .train import evaluate  # noqa: PLC0415
+
+    model, meta = _load_model(args.model_file)
+    name = args.data or meta.get("dataset") or data.default_dataset()
+    C, H, _ = _input_shape(model, meta, None)
+    ds = _load_data(name, args.limit, size=H, channels=C, classes=meta.get("classes"))
+    mean, std = meta.get("mean", ds["mean"]), meta.get("std", ds["std"])
+    x, y = ds["test"]
+    if x.shape[1:] != (C, H, H):
+        raise UserError(f"{name} images are {tuple(x.shape[1:])} but the model expects {(C, H, H)}")
+    loader = data.DataLoader(x, y, batch_size=args.batch_size, mean=mean, std=std)
+    res = evaluate(model, loader)
+    classes = meta.get("classes") or ds["classes"]
+    print(f"{args.model_file} on {ds['name']} test ({res['num_samples']} images)")
+    print(f"loss {res['loss']:.4f}  accuracy {100 * res['accuracy']:.2f}%")
+    print("per-class accuracy:")
+    counts = res["confusion_matrix"].sum(axis=1)
+    for i, a in enumerate(res["per_class_accuracy"]):
+        label = classes[i] if i < len(classes) else str(i)
+        text = "   n/a" if numpy.isnan(a) else f"{100 * a:6.2f}%"
+        print(f"  {i:>3} {label:<12} {text}  ({counts[i]} images)")
+    print("confusion matrix (rows: true class, columns: predicted class):")
+    cm = res["confusion_matrix"]
+    width = max(4, len(str(cm.max())) + 1)
+    print("     " + "".join(f"{j:>{width}}" for j in range(cm.shape[1])))
+    for i, row in enumerate(cm):
+        print(f"  {i:>3}" + "".join(f"{v:>{width}}" for v in row))
+    return 0
+
+
+# ---------------------------------------------------------------------------- predict
+def cmd_predict(args: argparse.Namespace) -> int:
+    from . import no_grad, tensor  # noqa: PLC0415
+    from .data import load_image  # noqa: PLC0415
+
+    model, meta = _load_model(args.model_file)
+    C, H, W = _input_shape(model, meta, args.input_shape)
+    invert = {"auto": "auto", "yes": True, "no": False}[args.invert]
+    if C != 1 and invert == "auto":
+        invert = False
+    images = []
+    for path in args.images:
+        if not os.path.isfile(path):
+            raise UserError(f"image file not found: {path}")
+        images.append(load_image(path, size=(H, W), channels=C, invert=invert))
+    x = numpy.stack(images).astype(numpy.float32) / numpy.float32(255.0)  # (N, C, H, W)
+    mean = numpy.asarray(meta.get("mean", [0.0]), dtype=numpy.float32).reshape(-1, 1, 1)
+    std = numpy.asarray(meta.get("std", [1.0]), dtype=numpy.float32).reshape(-1, 1, 1)
+    x = (x - mean) / std
+    model.eval()
+    with no_grad():
+        logits = model(tensor(x)).numpy().astype(numpy.float64)  # (N, K)
+    logits -= logits.max(axis=1, keepdims=True)
+    probs = numpy.exp(logits)
+    probs /= probs.sum(axis=1, keepdims=True)
+    classes = meta.get("classes") or [str(i) for i in range(probs.shape[1])]
+    k = min(args.top_k, probs.shape[1])
+    for path, p in zip(args.images, probs, strict=True):
+        top = numpy.argsort(-p, kind="stable")[:k]
+        ranked = ", ".join(f"{classes[i]} ({100 * p[i]:.1f}%)" for i in top)
+        print(f"{path}: {ranked}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- summary
+def cmd_summary(args: argparse.Namespace) -> int:
+    if args.model_name.endswith(".safetensors") or os.path.isfile(args.model_name):
+        model, meta = _load_model(args.model_name)
+        shape = _input_shape(model, meta, args.input_shape)
+    else:
+        wanted: dict[str, Any] = {}
+        if args.input_shape:
+            wanted.update(in_channels=args.input_shape[0], input_size=args.input_shape[1])
+        if args.num_classes:
+            wanted["num_classes"] = args.num_classes
+        model = _build_model(args.model_name, **wanted)
+        shape = _input_shape(model, {}, args.input_shape)
+    print(model.summary(shape))
+    return 0
+
+
+# ------------------------------------------------------------------------------- main
+def _one_line(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.filename and e.strerror:
+        text = f"{e.strerror}: {e.filename}"
+    else:
+        text = str(e) or type(e).__name__
+    text = " ".join(text.split())
+    return text[1:-1] if isinstance(e, KeyError) and text[:1] in "'\"" else text
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``tinyconv`` console script and of ``python -m tinyconv``."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.error("choose a command: train, evaluate, predict or summary")
+    from .train import TrainingDiverged  # noqa: PLC0415
+
+    try:
+        return int(args.func(args) or 0)
+    except TrainingDiverged as e:
+        print(f"tinyconv {args.command}: {_one_line(e)}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        print(f"\ntinyconv {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (UserError, OSError, ValueError, TypeError, KeyError, ImportError) as e:
+        if os.environ.get("TINYCONV_DEBUG"):
+            raise
+        print(f"tinyconv {args.command}: error: {_one_line(e)}", file=sys.stderr)
+        return 2
+    except Exception as e:
+        if os.environ.get("TINYCONV_DEBUG"):
+            raise
+        print(
+            f"tinyconv {args.command}: internal error: {type(e).__name__}: {_one_line(e)} "
+            "(set TINYCONV_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
