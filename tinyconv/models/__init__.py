@@ -27,7 +27,7 @@ resnet20/32/56     He et al.'s CIFAR ResNets (option-A shortcuts)
 
 from ._base import available, get, list_models, register_model
 from .alexnet import AlexNet, alexnet, alexnet_lrn
-from .googlenet import BasicConv2d, GoogLeNet, Inception, InceptionAux, googlenet
+from .googlenet import BasicConv2d, GoogLeNet, Inception, InceptionAux, MaxPool2dCeil, googlenet
 from .keras_cnn import Cifar10CNN, MnistCNN, cifar10_cnn, mnist_cnn
 from .lenet import LeNet5, lenet5, lenet5_modern
 from .resnet import (
@@ -67,6 +67,7 @@ __all__ = [
     "Inception",
     "InceptionAux",
     "LeNet5",
+    "MaxPool2dCeil",
     "MnistCNN",
     "ResNet",
     "ShortcutA",

@@ -51,7 +51,9 @@ def get(name: str, **kwargs: Any) -> Module:
     """
     if not isinstance(name, str):
         raise TypeError(f"models.get: expected a model name (str), got {type(name).__name__}")
-    key = name.strip().lower().replace("-", "_")
+    # Case, "-" and "_" do not matter: "ResNet-18", "resnet_18" and "resnet18" are one model.
+    canonical = {k.replace("_", ""): k for k in _MODELS}
+    key = canonical.get(name.strip().lower().replace("-", "").replace("_", ""), name)
     if key not in _MODELS:
         close = difflib.get_close_matches(key, list(_MODELS), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""

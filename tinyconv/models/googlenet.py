@@ -9,7 +9,8 @@ pretrained weights) do, not the paper's 5x5; the names still say ``ch5x5``. Ever
 ``BasicConv2d``: conv without bias, BatchNorm (eps 0.001), ReLU (torchvision's, not the
 paper's plain conv + ReLU). Stem: conv 7x7/2 (224 -> 112), max pool 3/2 ceil (-> 56), conv 1x1,
 conv 3x3, max pool (-> 28), 3a, 3b, max pool (-> 14), 4a-4e, max pool 2/2 (-> 7), 5a, 5b,
-global average pool, dropout 0.2, fc 1024 -> num_classes. The pools round up (``ceil_mode``).
+global average pool, dropout 0.2, fc 1024 -> num_classes. The stride-2 pools round up
+(PyTorch's ``ceil_mode=True``, here ``MaxPool2dCeil``).
 
 Auxiliary classifiers (``aux_logits=True``) hang after 4a and 4d: adaptive average pool to
 4x4, BasicConv2d 1x1 to 128, fc 2048 -> 1024, ReLU, dropout 0.7, fc 1024 -> num_classes. In
@@ -29,8 +30,59 @@ from typing import Any
 from .. import nn
 from ..nn import init
 from ..nn.linear import check_positive_int
+from ..ops.linear import pad
+from ..ops.pool import max_pool2d
 from ..tensor import Tensor, cat
 from ._base import register_model
+
+
+class MaxPool2dCeil(nn.Module):
+    """Max pooling whose output size rounds up (PyTorch's ``ceil_mode=True``), padding-free.
+
+    H_out = ceil((H - F)/S) + 1 (a last window would start beyond the input only with padding,
+    which this layer does not take). The input is padded on the bottom and right with -inf,
+    just enough for the last window, and max-pooled as usual: the -inf never wins, so every
+    window is the part of the rounded-up window that lies inside the input.
+
+    Args:
+        kernel_size (int): window size F.
+        stride (int): step S.
+
+    Shape:
+        (N, C, H, W) -> (N, C, ceil((H - F)/S) + 1, ceil((W - F)/S) + 1); 112 -> 56 for F=3, S=2.
+    """
+
+    def __init__(self, kernel_size: int, stride: int) -> None:
+        super().__init__()
+        self.kernel_size = check_positive_int("MaxPool2dCeil", "kernel_size", kernel_size)
+        self.stride = check_positive_int("MaxPool2dCeil", "stride", stride)
+
+    def _out(self, size: int) -> int:
+        f, s = self.kernel_size, self.stride
+        if size < f:
+            raise ValueError(
+                f"{self!r}: input size {size} is smaller than the kernel: "
+                f"W_out = ceil((W_in - F)/S) + 1 = ceil(({size} - {f})/{s}) + 1"
+            )
+        return -(-(size - f) // s) + 1
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim != 4:
+            raise ValueError(f"{self!r}: expected a 4-D input (N, C, H, W), got shape {x.shape}")
+        h, w = x.shape[2:]
+        f, s = self.kernel_size, self.stride
+        extra_h = (self._out(h) - 1) * s + f - h  # rows the last window sticks out
+        extra_w = (self._out(w) - 1) * s + f - w
+        if extra_h or extra_w:
+            x = pad(x, (0, extra_w, 0, extra_h), value=float("-inf"))
+        return max_pool2d(x, f, s, layer=repr(self))
+
+    def output_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
+        n, c, h, w = in_shape
+        return (n, c, self._out(h), self._out(w))
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, ceil_mode=True"
 
 
 class BasicConv2d(nn.Module):
@@ -145,19 +197,19 @@ class GoogLeNet(nn.Module):
         check_positive_int("GoogLeNet", "in_channels", in_channels)
         self.aux_logits = aux_logits
         self.conv1 = BasicConv2d(in_channels, 64, 7, stride=2, padding=3)
-        self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        self.maxpool1 = MaxPool2dCeil(3, stride=2)
         self.conv2 = BasicConv2d(64, 64, 1)
         self.conv3 = BasicConv2d(64, 192, 3, padding=1)
-        self.maxpool2 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        self.maxpool2 = MaxPool2dCeil(3, stride=2)
         self.inception3a = Inception(192, 64, 96, 128, 16, 32, 32)
         self.inception3b = Inception(256, 128, 128, 192, 32, 96, 64)
-        self.maxpool3 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        self.maxpool3 = MaxPool2dCeil(3, stride=2)
         self.inception4a = Inception(480, 192, 96, 208, 16, 48, 64)
         self.inception4b = Inception(512, 160, 112, 224, 24, 64, 64)
         self.inception4c = Inception(512, 128, 128, 256, 24, 64, 64)
         self.inception4d = Inception(512, 112, 144, 288, 32, 64, 64)
         self.inception4e = Inception(528, 256, 160, 320, 32, 128, 128)
-        self.maxpool4 = nn.MaxPool2d(2, stride=2, ceil_mode=True)
+        self.maxpool4 = MaxPool2dCeil(2, stride=2)
         self.inception5a = Inception(832, 256, 160, 320, 32, 128, 128)
         self.inception5b = Inception(832, 384, 192, 384, 48, 128, 128)
         if aux_logits:
