@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy
 
@@ -63,7 +64,9 @@ def load(
     raise AssertionError(f"unknown format {spec.fmt!r}")  # registry invariant
 
 
-def _load_idx(spec: DatasetSpec, images_path, labels_path, images_sum: str, labels_sum: str):
+def _load_idx(
+    spec: DatasetSpec, images_path: Path, labels_path: Path, images_sum: str, labels_sum: str
+) -> tuple[numpy.ndarray, numpy.ndarray]:
     images = read_idx(images_path, images_sum, IMAGES_MAGIC)  # (N, H, W)
     labels = read_idx(labels_path, labels_sum, LABELS_MAGIC).astype(numpy.int64)  # (N,)
     if images.shape[1:] != spec.shape[1:]:

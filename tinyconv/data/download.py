@@ -67,12 +67,13 @@ def missing_files(spec: DatasetSpec, split: str, root: Path) -> list[FileSpec]:
     return [f for f in spec.splits[split] if find_file(folder, f) is None]
 
 
-def _pooch_progressbar() -> bool:
+def _have_tqdm() -> bool:
+    """pooch draws its progress bar with tqdm (an optional dependency)."""
     try:
         import tqdm  # noqa: F401, PLC0415
     except ImportError:
         return False
-    return sys.stderr.isatty() or "PYTEST_CURRENT_TEST" not in os.environ
+    return True
 
 
 def fetch_url(url: str, dest: Path) -> Path:
@@ -99,7 +100,7 @@ def fetch_url(url: str, dest: Path) -> Path:
         ) from e
     downloader = None
     if parsed.scheme in ("http", "https"):
-        downloader = pooch.HTTPDownloader(progressbar=_pooch_progressbar(), timeout=TIMEOUT_S)
+        downloader = pooch.HTTPDownloader(progressbar=_have_tqdm(), timeout=TIMEOUT_S)
     logger = pooch.get_logger()
     level = logger.level
     logger.setLevel(logging.WARNING)  # we verify ourselves; pooch's "use this hash" hint misleads
@@ -126,6 +127,7 @@ def _fetch_verified(
     tmp = dest.with_name(dest.name + ".part")
     last_bad: ChecksumError | None = None
     for url in urls:
+        tmp.unlink(missing_ok=True)  # a stale partial file would be taken as downloaded
         try:
             fetch_url(url, tmp)
             verify_file(tmp, checksum, decompress)
