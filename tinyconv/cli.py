@@ -98,7 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
         "two minutes or less on 2 CPU cores. Writes runs/<name>/model.safetensors, history.json, "
         "history.csv, curves.png and checkpoints/.",
     )
-    t.add_argument("--model", help=f"model name (default {DEFAULT_MODEL}; see tinyconv summary)")
+    t.add_argument(
+        "--model",
+        help=f"model name (default {DEFAULT_MODEL}), or a .safetensors model file to start from",
+    )
     t.add_argument(
         "--data",
         help="dataset: mnist, fashion-mnist, cifar10, mnist-sample, or a folder of class "
@@ -213,6 +216,15 @@ def _load_data(
     return out
 
 
+def _model_arg(model: str) -> str:
+    """A model file is kept as an absolute path (so that --resume works from anywhere)."""
+    if model.endswith(".safetensors"):
+        if not os.path.isfile(model):
+            raise UserError(f"model file not found: {model}")
+        return str(Path(model).resolve())
+    return model
+
+
 def _out_dir(model: str, dataset: str) -> Path:
     base = Path("runs") / f"{model}-{dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
     out, i = base, 1
@@ -271,7 +283,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         name = args.data or data.default_dataset()
         chosen = args.epochs is None
         settings = {
-            "model": args.model or DEFAULT_MODEL,
+            "model": _model_arg(args.model or DEFAULT_MODEL),
             "data": name,
             "epochs": args.epochs or DEFAULT_EPOCHS.get(name, 1),
             "batch_size": args.batch_size or 100,
@@ -283,7 +295,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             "image_size": args.image_size,
             "channels": args.channels,
         }
-        out = Path(args.out) if args.out else _out_dir(settings["model"], Path(name).name)
+        stem = Path(settings["model"]).name.removesuffix(".safetensors")
+        out = Path(args.out) if args.out else _out_dir(stem, Path(name).name)
     seed = int(settings["seed"])
     ds = _load_data(
         settings["data"],
@@ -298,9 +311,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     if H != W:
         raise UserError(f"{settings['data']}: images are {H}x{W}; the models expect square images")
     manual_seed(seed)
-    model = _build_model(
-        settings["model"], num_classes=len(ds["classes"]), in_channels=C, input_size=H
-    )
+    if settings["model"].endswith(".safetensors"):  # a saved architecture and its start weights
+        model, _ = _load_model(settings["model"])
+    else:
+        model = _build_model(
+            settings["model"], num_classes=len(ds["classes"]), in_channels=C, input_size=H
+        )
     if args.device != "cpu":
         model.to(args.device)
     if chosen and not quiet:

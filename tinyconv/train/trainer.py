@@ -355,7 +355,8 @@ def fit(
                 verbose,
             )
             if val_src is not None:
-                res = evaluate(model, val_src, loss=loss_fn)
+                with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    res = evaluate(model, val_src, loss=loss_fn)
                 if not math.isfinite(res["loss"]):
                     raise _Diverged(f"the validation loss became {res['loss']}", None)
                 logs["val_loss"], logs["val_acc"] = res["loss"], res["accuracy"]
@@ -435,28 +436,31 @@ def _train_epoch(
     model.train()
     bar = ProgressBar(num_batches(train), f"Epoch {epoch}/{epochs}", enabled=verbose)
     loss_sum, seen, correct, counted = 0.0, 0, 0, 0
-    try:
-        for b, (x, y) in enumerate(train):
-            xt, yt = to_tensors(x, y, dtype, device)
-            output = model(xt)
-            loss = loss_fn(output, yt)
-            value = float(loss.item())
-            if not math.isfinite(value):
-                raise _Diverged(f"the loss became {value}", b)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            n = len(xt)
-            loss_sum += value * n
-            seen += n
-            c = count_correct(output.data, yt.data)
-            if c is not None:
-                correct, counted = correct + c, counted + n
-            acc = correct / counted if counted else None
-            bar.update(n, loss_sum / seen, acc)
-            _call(callbacks, "on_batch_end", b, {"loss": value, "batch_size": n, "epoch": epoch})
-    finally:
-        bar.close()
+    # Overflow on the way to a NaN is reported once, by the NaN check, not as NumPy warnings.
+    with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        try:
+            for b, (x, y) in enumerate(train):
+                xt, yt = to_tensors(x, y, dtype, device)
+                output = model(xt)
+                loss = loss_fn(output, yt)
+                value = float(loss.item())
+                if not math.isfinite(value):
+                    raise _Diverged(f"the loss became {value}", b)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                n = len(xt)
+                loss_sum += value * n
+                seen += n
+                c = count_correct(output.data, yt.data)
+                if c is not None:
+                    correct, counted = correct + c, counted + n
+                acc = correct / counted if counted else None
+                bar.update(n, loss_sum / seen, acc)
+                info = {"loss": value, "batch_size": n, "epoch": epoch}
+                _call(callbacks, "on_batch_end", b, info)
+        finally:
+            bar.close()
     if seen == 0:
         raise ValueError("fit: the training data gave no batches")
     return {"loss": loss_sum / seen, "acc": correct / counted if counted else None}, bar.rate
