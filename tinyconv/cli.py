@@ -235,7 +235,7 @@ def _out_dir(model: str, dataset: str) -> Path:
 
 
 def _load_model(path: str) -> tuple[Any, dict[str, Any]]:
-    from . import io  # noqa: PLC0415
+    from . import io, models  # noqa: F401, PLC0415  (the zoo's classes register on import)
 
     if not os.path.isfile(path):
         raise UserError(f"model file not found: {path}")
