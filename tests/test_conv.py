@@ -115,6 +115,17 @@ def test_conv2d_computes_only_the_gradients_asked_for():
     np.testing.assert_array_equal(x.numpy(), x_np)  # the input was not modified
 
 
+@pytest.mark.parametrize("op", ["conv2d", "conv_transpose2d"])
+def test_only_the_bias_needs_a_gradient(op):
+    x = tinyconv.tensor(np.ones((2, 2, 4, 4), dtype=np.float32))
+    w = tinyconv.tensor(np.ones((2, 2, 3, 3), dtype=np.float32))
+    b = tinyconv.tensor(np.zeros(2, dtype=np.float32), requires_grad=True)
+    y = getattr(F, op)(x, w, b)
+    y.sum().backward()
+    np.testing.assert_array_equal(b.grad.numpy(), [y.shape[0] * y.shape[2] * y.shape[3]] * 2)
+    assert x.grad is None and w.grad is None
+
+
 def test_conv2d_keeps_float32_and_the_graph():
     x = tinyconv.tensor(np.ones((1, 2, 5, 5), dtype=np.float32), requires_grad=True)
     w = tinyconv.tensor(np.ones((3, 2, 3, 3), dtype=np.float32), requires_grad=True)

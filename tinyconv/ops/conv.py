@@ -167,6 +167,11 @@ def im2col(
     its columns run over (c, i, j), channel first, as in ``W.reshape(FN, -1)``. The patches
     are read through one strided view of the padded input and copied once.
 
+    Memory layout: the copy is made in the order (C, FH, FW, N, out_h, out_w), so that its
+    innermost loop runs along image rows (fast), and ``col`` is the transpose of that
+    C-contiguous (C*FH*FW, N*out_h*out_w) array: ``col.T`` costs nothing, and the
+    convolution multiplies with it directly.
+
     Args:
         x: array (N, C, H, W).
         FH, FW (int): kernel height and width.
@@ -201,10 +206,11 @@ def im2col(
     # kernel is i*DH rows and j*DW columns further. as_strided makes that a view: no copy.
     patches = xp.lib.stride_tricks.as_strided(
         x,
-        shape=(N, out_h, out_w, C, FH, FW),
-        strides=(sN, SH * sH, SW * sW, sC, DH * sH, DW * sW),
+        shape=(C, FH, FW, N, out_h, out_w),
+        strides=(sC, DH * sH, DW * sW, sN, SH * sH, SW * sW),
     )
-    return patches.reshape(N * out_h * out_w, C * FH * FW)  # the one copy
+    col_T = patches.reshape(C * FH * FW, N * out_h * out_w)  # the one copy
+    return col_T.T  # (N*out_h*out_w, C*FH*FW)
 
 
 def col2im(
@@ -221,7 +227,10 @@ def col2im(
     """The adjoint of ``im2col``: add every row of col back onto its patch of an image.
 
     (N*out_h*out_w, C*FH*FW) -> (N, C, H, W). A pixel shared by several patches receives
-    the sum of their values, which is exactly the gradient of im2col.
+    the sum of their values, which is exactly the gradient of im2col. The loop runs over the
+    FH*FW kernel taps; each adds one tap of every window at once, through a strided slice.
+    The image is built channel-major, (C, N, H, W) in memory, and returned as an (N, C, H, W)
+    view of it.
 
     Example:
         >>> import numpy
@@ -240,43 +249,16 @@ def col2im(
         out_w = conv_output_size(W, FW, SW, (pl, pr), DW, layer="col2im", dim="W")
     else:
         out_h, out_w = out_size
-    # (N*out_h*out_w, C*FH*FW) -> (N, C, FH, FW, out_h, out_w): one copy, so that the
-    # slices added below are contiguous blocks
-    col = col.reshape(N, out_h, out_w, C, FH, FW).transpose(0, 3, 4, 5, 1, 2).copy()
-    img = xp.zeros((N, C, H + pt + pb, W + pl + pr), dtype=col.dtype)  # the padded input
+    cols = col.T.reshape(C, FH, FW, N, out_h, out_w)  # a view when col.T is contiguous
+    img = xp.zeros((C, N, H + pt + pb, W + pl + pr), dtype=col.dtype)  # the padded input
     for i in range(FH):
         for j in range(FW):
             # tap (i, j) of the window at output pixel (h, w) sits on row i*DH + SH*h and
             # column j*DW + SW*w: one strided slice receives it for every (h, w) at once
-            img[:, :, i * DH : i * DH + SH * out_h : SH, j * DW : j * DW + SW * out_w : SW] += col[
-                :, :, i, j
-            ]
-    return img[:, :, pt : pt + H, pl : pl + W]  # drop the padding: (N, C, H, W)
-
-
-# ------------------------------------------------------------------ grouped products
-def _matmul_grouped(a: Any, b: Any) -> Any:
-    """a (M, G*K) times the block-diagonal matrix with blocks b (G, K, P): (M, G*P).
-
-    The columns of group g in a meet only block g. With G = 1 this is one plain a @ b[0];
-    otherwise one batched product over the groups.
-    """
-    G, K, P = b.shape
-    if G == 1:
-        return a @ b[0]  # (M, P)
-    M = a.shape[0]
-    a_g = a.reshape(M, G, K).transpose(1, 0, 2)  # (G, M, K)
-    return (a_g @ b).transpose(1, 0, 2).reshape(M, G * P)  # (G, M, P) -> (M, G*P)
-
-
-def _matmul_grouped_tn(a: Any, c: Any, G: int) -> Any:
-    """Per group a_g^T @ c_g: a (M, G*K), c (M, G*P) -> (G, K, P) (the weight gradients)."""
-    if G == 1:
-        return (a.T @ c)[None]  # (1, K, P)
-    M = a.shape[0]
-    a_g = a.reshape(M, G, -1).transpose(1, 2, 0)  # (G, K, M)
-    c_g = c.reshape(M, G, -1).transpose(1, 0, 2)  # (G, M, P)
-    return a_g @ c_g
+            rows = slice(i * DH, i * DH + SH * out_h, SH)
+            cols_ = slice(j * DW, j * DW + SW * out_w, SW)
+            img[:, :, rows, cols_] += cols[:, i, j]  # (C, N, out_h, out_w)
+    return img[:, :, pt : pt + H, pl : pl + W].transpose(1, 0, 2, 3)  # (N, C, H, W), a view
 
 
 # ------------------------------------------------------------------ the operations
@@ -284,9 +266,14 @@ class Conv2d(Function):
     """y = x ⋆ W + b by im2col.
 
     x (N, C, H, W), W (FN, C/G, FH, FW), b (FN,) or None -> y (N, FN, out_h, out_w).
-    With G groups, input channels [g*C/G, (g+1)*C/G) meet only filters [g*FN/G, (g+1)*FN/G).
+    With G groups, input channels [g*C/G, (g+1)*C/G) meet only filters [g*FN/G, (g+1)*FN/G):
+    the product becomes G independent products, one batched matmul.
     Hyper-parameters arrive checked and as pairs (``conv2d`` does that); ``pads`` is
     (top, bottom, left, right).
+
+    The products are written transposed, ``y^T = col_W^T @ col^T``: every filter's output
+    is then one contiguous row, and y (N, FN, out_h, out_w) is a view of the (FN, N, out_h,
+    out_w) result instead of a copy.
     """
 
     def forward(
@@ -297,34 +284,38 @@ class Conv2d(Function):
         G = groups
         out_h = conv_output_size(H, FH, stride[0], pads[:2], dilation[0], dim="H")
         out_w = conv_output_size(W_in, FW, stride[1], pads[2:], dilation[1], dim="W")
+        M = N * out_h * out_w
 
         col = im2col(x, FH, FW, stride, pads, dilation)  # (N*out_h*out_w, C*FH*FW)
-        col_W = W.reshape(G, FN // G, Cg * FH * FW).transpose(0, 2, 1)  # (G, Cg*FH*FW, FN/G)
-        y = _matmul_grouped(col, col_W)  # (N*out_h*out_w, FN)
+        col_T = col.T.reshape(G, Cg * FH * FW, M)  # (G, Cg*FH*FW, N*out_h*out_w), a view
+        col_W = W.reshape(G, FN // G, Cg * FH * FW)  # (G, FN/G, Cg*FH*FW): a filter per row
+        y = (col_W @ col_T).reshape(FN, M)  # (FN, N*out_h*out_w) = (col @ col_W^T)^T
         if b is not None:
-            y += b  # in place on the fresh product
+            y += b[:, None]  # in place on the fresh product
         # keep col only if dW is wanted, W only if dx is wanted
         self.save_for_backward(
-            col if self.needs_input_grad[1] else None,
-            W if self.needs_input_grad[0] else None,
+            col_T if self.needs_input_grad[1] else None,
+            col_W if self.needs_input_grad[0] else None,
             x.shape, W.shape, stride, pads, dilation, G, (out_h, out_w),
         )  # fmt: skip
-        return y.reshape(N, out_h, out_w, FN).transpose(0, 3, 1, 2)  # (N, FN, out_h, out_w), a view
+        return y.reshape(FN, N, out_h, out_w).transpose(1, 0, 2, 3)  # (N, FN, out_h, out_w)
 
     def backward(self, dout: Any) -> tuple[Any, Any, Any]:
-        col, W, x_shape, W_shape, stride, pads, dilation, G, (out_h, out_w) = self.saved
+        col_T, col_W, x_shape, W_shape, stride, pads, dilation, G, out_hw = self.saved
         FN, Cg, FH, FW = W_shape
-        dout2 = dout.transpose(0, 2, 3, 1).reshape(-1, FN)  # (N*out_h*out_w, FN)
         dx = dW = db = None
+        if self.needs_input_grad[0] or self.needs_input_grad[1]:
+            # (N, FN, out_h, out_w) -> (G, FN/G, N*out_h*out_w): free when dout is channel-major
+            dout_T = dout.transpose(1, 0, 2, 3).reshape(G, FN // G, -1)
         if self.needs_input_grad[0]:
-            W_g = W.reshape(G, FN // G, Cg * FH * FW)  # (G, FN/G, Cg*FH*FW)
-            dcol = _matmul_grouped(dout2, W_g)  # (N*out_h*out_w, C*FH*FW)
-            dx = col2im(dcol, x_shape, FH, FW, stride, pads, dilation, out_size=(out_h, out_w))
+            dcol_T = col_W.transpose(0, 2, 1) @ dout_T  # (G, Cg*FH*FW, N*out_h*out_w)
+            dcol = dcol_T.reshape(G * Cg * FH * FW, -1).T  # (N*out_h*out_w, C*FH*FW)
+            dx = col2im(dcol, x_shape, FH, FW, stride, pads, dilation, out_size=out_hw)
         if self.needs_input_grad[1]:
-            dW = _matmul_grouped_tn(dout2, col, G)  # (G, FN/G, Cg*FH*FW)
+            dW = dout_T @ col_T.transpose(0, 2, 1)  # (G, FN/G, Cg*FH*FW) = (col^T @ dout)^T
             dW = dW.reshape(W_shape)  # (FN, Cg, FH, FW)
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
-            db = dout2.sum(axis=0)  # (FN,)
+            db = dout.sum(axis=(0, 2, 3))  # (FN,)
         return dx, dW, db
 
 
@@ -340,7 +331,7 @@ class ConvTranspose2d(Function):
         self,
         x: Any,
         W: Any,
-        b: Any = None,
+        b: Any,
         *,
         stride: Pair,
         padding: Pair,
@@ -358,33 +349,36 @@ class ConvTranspose2d(Function):
         out_w = conv_transpose_output_size(
             W_in, FW, stride[1], padding[1], dilation[1], output_padding[1], dim="W"
         )
-        x2 = x.transpose(0, 2, 3, 1).reshape(N * H * W_in, C_in)  # (N*H*W, C_in)
-        col = _matmul_grouped(x2, W.reshape(G, C_in // G, Cg_out * FH * FW))  # (N*H*W, C_out*FH*FW)
+        x_T = x.transpose(1, 0, 2, 3).reshape(G, C_in // G, N * H * W_in)  # (G, C_in/G, N*H*W)
+        W_g = W.reshape(G, C_in // G, Cg_out * FH * FW)  # (G, C_in/G, Cg_out*FH*FW)
+        col_T = W_g.transpose(0, 2, 1) @ x_T  # (G, Cg_out*FH*FW, N*H*W)
+        col = col_T.reshape(C_out * FH * FW, -1).T  # (N*H*W, C_out*FH*FW)
         y = col2im(
             col, (N, C_out, out_h, out_w), FH, FW, stride, padding, dilation, out_size=(H, W_in)
         )  # (N, C_out, out_h, out_w)
         if b is not None:
             y += b.reshape(1, C_out, 1, 1)  # y is col2im's fresh buffer
         self.save_for_backward(
-            x2 if self.needs_input_grad[1] else None,
-            W if self.needs_input_grad[0] else None,
+            x_T if self.needs_input_grad[1] else None,
+            W_g if self.needs_input_grad[0] else None,
             x.shape, W.shape, stride, padding, dilation, G,
         )  # fmt: skip
         return y
 
     def backward(self, dout: Any) -> tuple[Any, Any, Any]:
-        x2, W, x_shape, W_shape, stride, padding, dilation, G = self.saved
+        x_T, W_g, x_shape, W_shape, stride, padding, dilation, G = self.saved
         N, C_in, H, W_in = x_shape
         _, Cg_out, FH, FW = W_shape
-        col = im2col(dout, FH, FW, stride, padding, dilation, out_size=(H, W_in))
-        # col: (N*H*W, C_out*FH*FW), the patches of dout each input pixel was spread onto
         dx = dW = db = None
+        if self.needs_input_grad[0] or self.needs_input_grad[1]:
+            # the patches of dout that each input pixel was spread onto
+            col = im2col(dout, FH, FW, stride, padding, dilation, out_size=(H, W_in))
+            col_T = col.T.reshape(G, Cg_out * FH * FW, -1)  # (G, Cg_out*FH*FW, N*H*W)
         if self.needs_input_grad[0]:
-            W_g = W.reshape(G, C_in // G, Cg_out * FH * FW)  # (G, C_in/G, Cg_out*FH*FW)
-            dx2 = _matmul_grouped(col, W_g.transpose(0, 2, 1))  # (N*H*W, C_in)
-            dx = dx2.reshape(N, H, W_in, C_in).transpose(0, 3, 1, 2)  # (N, C_in, H, W)
+            dx_T = W_g @ col_T  # (G, C_in/G, N*H*W)
+            dx = dx_T.reshape(C_in, N, H, W_in).transpose(1, 0, 2, 3)  # (N, C_in, H, W)
         if self.needs_input_grad[1]:
-            dW = _matmul_grouped_tn(x2, col, G)  # (G, C_in/G, Cg_out*FH*FW)
+            dW = x_T @ col_T.transpose(0, 2, 1)  # (G, C_in/G, Cg_out*FH*FW)
             dW = dW.reshape(W_shape)  # (C_in, Cg_out, FH, FW)
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
             db = dout.sum(axis=(0, 2, 3))  # (C_out,)
