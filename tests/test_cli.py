@@ -217,3 +217,41 @@ def test_train_on_the_embedded_sample_then_evaluate_and_predict(tmp_path):
         assert m, line
         assert int(m.group(1)) == y[i]
         assert float(m.group(2)) > 50
+
+
+def test_train_on_an_image_folder_then_evaluate_and_predict(tmp_path, capsys, monkeypatch):
+    """A user's own images: class subfolders of PNG files (here 3 digits of the sample)."""
+    from PIL import Image
+
+    x, y = data.load("mnist-sample", "test")
+    for c in range(3):
+        (tmp_path / "digits" / f"digit{c}").mkdir(parents=True)
+        for k, i in enumerate(np.flatnonzero(y == c)[:20]):
+            Image.fromarray(x[i, 0]).save(tmp_path / "digits" / f"digit{c}" / f"{k}.png")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_main(
+        [
+            "train",
+            "--data",
+            "digits",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "9",
+            "--quiet",
+            "--out",
+            "run",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    assert "Saved in run/" in out
+    meta = tinyconv.io.read_metadata(tmp_path / "run" / "model.safetensors")
+    assert meta["classes"] == ["digit0", "digit1", "digit2"] and meta["input_shape"] == [1, 28, 28]
+    code, out, err = run_main(["evaluate", "run/model.safetensors", "--data", "digits"], capsys)
+    assert code == 0, err
+    assert "on digits test (60 images)" in out and "2 digit2" in out
+    assert re.search(r"^\s+2\s+(\d+\s+){2}\d+$", out, re.M)  # the confusion matrix's last row
+    code, out, err = run_main(["predict", "run/model.safetensors", "digits/digit1/0.png"], capsys)
+    assert code == 0, err
+    assert re.fullmatch(r"digits/digit1/0\.png: (digit\d \([\d.]+%\)(, )?){3}\n", out)

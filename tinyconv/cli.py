@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--augment", action="store_true", help="random crop (padding 4) and flip")
     t.add_argument("--image-size", type=_positive_int, help="image size for a folder dataset (28)")
     t.add_argument("--channels", type=int, choices=(1, 3), help="1 grey or 3 RGB (folder data)")
-    t.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    t.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="(default cpu)")
     t.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
     t.set_defaults(func=cmd_train)
 
@@ -187,32 +187,41 @@ def _load_data(
     channels: int | None = None,
     classes: list[str] | None = None,
     seed: int = 0,
+    holdout: bool = True,
 ) -> dict[str, Any]:
-    """Train/test arrays, class names and normalisation of a dataset name or an image folder."""
+    """Train/test arrays, class names and normalisation of a dataset name or an image folder.
+
+    A folder is split at random (by ``seed``) into 90 % train and 10 % test. With
+    ``holdout=False`` (``tinyconv evaluate``) only test images are loaded: the test split of a
+    dataset, or every image of a folder; ``train`` is then None.
+    """
     from . import data  # noqa: PLC0415
 
+    out: dict[str, Any] = {"train": None}
     if os.path.isdir(name):
         side = size or 28
         x, y, names = data.load_folder(name, size=side, channels=channels or 1, classes=classes)
-        order = numpy.random.default_rng([seed, 7]).permutation(len(x))
-        n_test = max(1, len(x) // 10)
-        test, train = order[:n_test], order[n_test:]
-        pixels = x[train].astype(numpy.float64) / 255.0
-        mean = tuple(float(m) for m in pixels.mean(axis=(0, 2, 3)))
-        std = tuple(max(float(s), 1e-3) for s in pixels.std(axis=(0, 2, 3)))
-        out = {"train": (x[train], y[train]), "test": (x[test], y[test]), "classes": names}
-        out.update(mean=mean, std=std, name=Path(name).resolve().name)
+        out.update(classes=names, name=Path(name).resolve().name, mean=(0.0,), std=(1.0,))
+        if not holdout:
+            out["test"] = (x, y)
+        else:
+            order = numpy.random.default_rng([seed, 7]).permutation(len(x))
+            n_test = max(1, len(x) // 10)
+            test, train = order[:n_test], order[n_test:]
+            if len(train) == 0:
+                raise UserError(f"{name}: too few images to train on ({len(x)})")
+            pixels = x[train].astype(numpy.float64) / 255.0  # (N, C, H, W)
+            out["mean"] = tuple(float(m) for m in pixels.mean(axis=(0, 2, 3)))
+            out["std"] = tuple(max(float(s), 1e-3) for s in pixels.std(axis=(0, 2, 3)))
+            out["train"], out["test"] = (x[train], y[train]), (x[test], y[test])
     else:
-        out = {
-            "train": data.load(name, "train"),
-            "test": data.load(name, "test"),
-            "classes": data.classes(name),
-            "name": name,
-        }
+        if holdout:
+            out["train"] = data.load(name, "train")
+        out.update(test=data.load(name, "test"), classes=data.classes(name), name=name)
         out["mean"], out["std"] = data.normalization(name)
-    if limit is not None:
-        out["train"] = tuple(a[:limit] for a in out["train"])
-        out["test"] = tuple(a[:limit] for a in out["test"])
+    for split in ("train", "test"):
+        if limit is not None and out[split] is not None:
+            out[split] = tuple(a[:limit] for a in out[split])
     return out
 
 
@@ -298,6 +307,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         stem = Path(settings["model"]).name.removesuffix(".safetensors")
         out = Path(args.out) if args.out else _out_dir(stem, Path(name).name)
     seed = int(settings["seed"])
+    if args.device == "cuda":
+        from .backend import check_cuda_available  # noqa: PLC0415
+
+        try:
+            check_cuda_available()
+        except RuntimeError as e:
+            raise UserError(str(e)) from None
     ds = _load_data(
         settings["data"],
         settings.get("limit"),
@@ -407,7 +423,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     model, meta = _load_model(args.model_file)
     name = args.data or meta.get("dataset") or data.default_dataset()
     C, H, _ = _input_shape(model, meta, None)
-    ds = _load_data(name, args.limit, size=H, channels=C, classes=meta.get("classes"))
+    ds = _load_data(
+        name, args.limit, size=H, channels=C, classes=meta.get("classes"), holdout=False
+    )
     mean, std = meta.get("mean", ds["mean"]), meta.get("std", ds["std"])
     x, y = ds["test"]
     if x.shape[1:] != (C, H, H):

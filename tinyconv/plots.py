@@ -37,6 +37,7 @@ def plot_history(
         return None
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
     from matplotlib.figure import Figure  # noqa: PLC0415
+    from matplotlib.ticker import MaxNLocator  # noqa: PLC0415
 
     h = getattr(history, "history", history)
     epochs = h.get("epoch") or list(range(1, len(h.get("loss", [])) + 1))
@@ -54,6 +55,7 @@ def plot_history(
             if pts:
                 ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=label)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(ylabel)
         ax.set_title(name)
         ax.grid(True, alpha=0.3)
