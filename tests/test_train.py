@@ -277,3 +277,17 @@ def test_fit_argument_errors():
         fit(model, (np.zeros((3, 4), np.float32), np.zeros(2, np.int64)))
     with pytest.raises(ValueError, match="resume=True needs checkpoint_dir"):
         fit(model, blobs(10), resume=True)
+
+
+def test_fit_regression_with_mse_has_loss_but_no_accuracy():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(128, 3)).astype(np.float32)
+    t = (x @ np.array([[1.0], [-2.0], [0.5]], dtype=np.float32)).astype(np.float32)  # (128, 1)
+    tinyconv.manual_seed(0)
+    model = nn.Linear(3, 1)
+    h = fit(model, (x, t), val=(x, t), epochs=8, loss="mse", lr=0.05, verbose=False, seed=0)
+    assert h.history["loss"][-1] < 0.1 * h.history["loss"][0]
+    assert h.history["acc"] == [None] * 8 and h.history["val_acc"] == [None] * 8
+    res = evaluate(model, (x, t), loss="mse")
+    assert res["loss"] == pytest.approx(h.history["val_loss"][-1], rel=1e-5)
+    assert res["accuracy"] is None and res["confusion_matrix"] is None

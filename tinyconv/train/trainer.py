@@ -309,11 +309,10 @@ def fit(
     if meta is not None:
         set_rng_state(meta["rng"])
         set_loader_state(train_src, meta.get("loader"))
+    es = early_stopping if isinstance(early_stopping, EarlyStopping) else None
     monitor = None
-    if isinstance(early_stopping, EarlyStopping):
-        monitor = early_stopping.monitor
-        if monitor.startswith("val_") and val is None:
-            monitor = monitor[4:]
+    if es is not None:
+        monitor = es.monitor[4:] if es.monitor.startswith("val_") and val is None else es.monitor
 
     def save(epoch: int) -> None:
         if manager is None:
@@ -371,11 +370,11 @@ def fit(
                 print(_fmt_epoch(epoch, epochs, logs, rate), file=out, flush=True)
             last_good = _snapshot(model)
             stop = None
-            if monitor is not None:
-                best_i, wait = early_stopping.status(history.history.get(monitor, []))  # type: ignore[union-attr]
+            if es is not None and monitor is not None:
+                best_i, wait = es.status(history.history.get(monitor, []))
                 if best_i == history.epochs - 1:
                     best_weights = last_good
-                if wait >= early_stopping.patience:  # type: ignore[union-attr]
+                if wait >= es.patience:
                     stop = (
                         f"early stopping: {monitor} did not improve for {wait} epoch(s); "
                         f"best {history.history[monitor][best_i]:.4f} at epoch {best_i + 1}"
@@ -390,7 +389,7 @@ def fit(
                 history.stopped_reason = str(e) or f"stopped by a callback after epoch {epoch}"
                 break
             if stop is not None:
-                if early_stopping.restore_best:  # type: ignore[union-attr]
+                if es is not None and es.restore_best:
                     best = best_weights or (manager.load_best() if manager else None)
                     if best is not None:
                         model.load_state_dict(best)
@@ -490,7 +489,9 @@ def evaluate(
         dict: ``loss`` (mean over samples), ``accuracy``, ``per_class_accuracy`` (array
         (num_classes,), correct / count of each true class, NaN for a class with no sample),
         ``confusion_matrix`` (int64 array (num_classes, num_classes); row = true class,
-        column = predicted class) and ``num_samples``.
+        column = predicted class) and ``num_samples``. For a model that is not a classifier
+        (outputs not (N, K), or targets not integer labels) only ``loss`` is measured; the
+        other entries are None.
     """
     loss_fn = _resolve_loss(loss)
     src = as_batches(data, batch_size, shuffle=False, seed=0, where="evaluate")
@@ -501,6 +502,7 @@ def evaluate(
     preds: list[numpy.ndarray] = []
     trues: list[numpy.ndarray] = []
     width = num_classes
+    classify = True  # outputs (N, K) and integer labels (N,); else only the loss is measured
     try:
         with no_grad():
             for x, y in src:
@@ -509,14 +511,24 @@ def evaluate(
                 n = len(xt)
                 loss_sum += float(loss_fn(output, yt).item()) * n
                 seen += n
-                logits = backend.to_device(output.data, "cpu")
-                width = width or logits.shape[1]
-                preds.append(numpy.argmax(logits, axis=1))
-                trues.append(backend.to_device(yt.data, "cpu").astype(numpy.int64))
+                classify = classify and count_correct(output.data, yt.data) is not None
+                if classify:
+                    logits = backend.to_device(output.data, "cpu")  # (N, K)
+                    width = width or logits.shape[1]
+                    preds.append(numpy.argmax(logits, axis=1))
+                    trues.append(backend.to_device(yt.data, "cpu").astype(numpy.int64))
     finally:
         model.train(was_training)
     if seen == 0:
         raise ValueError("evaluate: the data gave no batches")
+    if not classify:
+        return {
+            "loss": loss_sum / seen,
+            "accuracy": None,
+            "per_class_accuracy": None,
+            "confusion_matrix": None,
+            "num_samples": seen,
+        }
     pred, true = numpy.concatenate(preds), numpy.concatenate(trues)
     width = int(max(width or 0, int(pred.max()) + 1, int(true.max()) + 1))
     confusion = numpy.zeros((width, width), dtype=numpy.int64)
