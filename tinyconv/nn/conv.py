@@ -333,12 +333,12 @@ class ConvTranspose2d(_ConvNd):
             f"{in_shape[1] if len(in_shape) > 1 else '?'} channels instead",
         )  # fmt: skip
         N, _, H, W = in_shape
-        sizes = []
-        for k, size in enumerate((H, W)):
-            sizes.append(
-                conv_transpose_output_size(
-                    size, self.kernel_size[k], self.stride[k], self.padding[k], self.dilation[k],
-                    self.output_padding[k], layer=layer, dim="HW"[k], in_shape=in_shape,
-                )  # fmt: skip
-            )
-        return (N, self.out_channels, sizes[0], sizes[1])
+        F, S, P = self.kernel_size, self.stride, self.padding
+        d, op = self.dilation, self.output_padding
+        out_h = conv_transpose_output_size(
+            H, F[0], S[0], P[0], d[0], op[0], layer=layer, dim="H", in_shape=in_shape
+        )
+        out_w = conv_transpose_output_size(
+            W, F[1], S[1], P[1], d[1], op[1], layer=layer, dim="W", in_shape=in_shape
+        )
+        return (N, self.out_channels, out_h, out_w)

@@ -11,7 +11,10 @@ becomes one matrix product (the from-scratch book's method)::
     y     -> (N, FN, out_h, out_w)      # a reshape and a transposed view
 
 The backward pass reverses it: dW = col^T @ dout, dcol = dout @ col_W^T and col2im adds every
-row of dcol back onto the pixels its patch came from. The output size of each spatial axis is
+row of dcol back onto the pixels its patch came from. The code below computes these same
+products transposed (y^T = col_W^T @ col^T, ...): im2col stores col channel-major, so col^T
+is free, each filter's output comes out as one contiguous row, and groups need no copies.
+The output size of each spatial axis is
 
     out = floor((in + 2P - d*(F - 1) - 1) / S + 1)   =   (in - F + 2P)/S + 1 when d = 1
 
@@ -249,15 +252,15 @@ def col2im(
         out_w = conv_output_size(W, FW, SW, (pl, pr), DW, layer="col2im", dim="W")
     else:
         out_h, out_w = out_size
-    cols = col.T.reshape(C, FH, FW, N, out_h, out_w)  # a view when col.T is contiguous
+    patches = col.T.reshape(C, FH, FW, N, out_h, out_w)  # a view when col.T is contiguous
     img = xp.zeros((C, N, H + pt + pb, W + pl + pr), dtype=col.dtype)  # the padded input
     for i in range(FH):
         for j in range(FW):
             # tap (i, j) of the window at output pixel (h, w) sits on row i*DH + SH*h and
             # column j*DW + SW*w: one strided slice receives it for every (h, w) at once
             rows = slice(i * DH, i * DH + SH * out_h, SH)
-            cols_ = slice(j * DW, j * DW + SW * out_w, SW)
-            img[:, :, rows, cols_] += cols[:, i, j]  # (C, N, out_h, out_w)
+            columns = slice(j * DW, j * DW + SW * out_w, SW)
+            img[:, :, rows, columns] += patches[:, i, j]  # (C, N, out_h, out_w)
     return img[:, :, pt : pt + H, pl : pl + W].transpose(1, 0, 2, 3)  # (N, C, H, W), a view
 
 
