@@ -415,9 +415,24 @@ VGG_COUNTS = {
 }
 
 
-@pytest.mark.slow
+@pytest.fixture
+def skip_weight_init(monkeypatch):
+    """Build without drawing random weights: the count does not depend on them (10x faster).
+
+    The real initialisation is checked in test_vgg11_bn_init_and_forward_match_torch.
+    """
+    from tinyconv.models import vgg
+
+    def nothing(*args, **kwargs):
+        return None
+
+    for name in ("default_init_", "kaiming_normal_", "normal_", "ones_", "zeros_"):
+        monkeypatch.setattr(nn.init, name, nothing)
+    monkeypatch.setattr(vgg, "normal_", nothing)
+
+
 @pytest.mark.parametrize("name", list(VGG_COUNTS))
-def test_vgg_parameter_counts(name):
+def test_vgg_parameter_counts(name, skip_weight_init):
     m = models.get(name)
     assert m.num_parameters() == VGG_COUNTS[name]
     convs = sum(isinstance(c, nn.Conv2d) for c in m.features)
@@ -425,10 +440,16 @@ def test_vgg_parameter_counts(name):
 
 
 @pytest.mark.slow
-def test_vgg11_bn_forward_matches_torch():
-    m = models.vgg11_bn(num_classes=10)
+def test_vgg11_bn_init_and_forward_match_torch():
+    m = models.vgg11_bn()
     assert "features.1.running_mean" in m.state_dict()
-    check_forward(m, ref.VGG("A", True, 10), inputs((2, 3, 32, 32)), (2, 10))
+    # torchvision's init: convs He-normal fan_out, linear N(0, 0.01^2), zero biases, BN 1 / 0
+    conv, bn, fc = m.features[4], m.features[5], m.classifier[3]
+    assert abs(conv.weight.numpy().std() - math.sqrt(2 / (128 * 9))) < 0.002  # fan_out
+    assert abs(fc.weight.numpy().std() - 0.01) < 0.0002
+    assert not conv.bias.numpy().any() and not fc.bias.numpy().any()
+    assert (bn.weight.numpy() == 1).all() and not bn.bias.numpy().any()
+    check_forward(m, ref.VGG("A", True, 1000), inputs((2, 3, 32, 32)), (2, 1000))
 
 
 @pytest.mark.slow

@@ -27,6 +27,7 @@ resnet20/32/56     He et al.'s CIFAR ResNets (option-A shortcuts)
 
 from ._base import available, get, list_models, register_model
 from .alexnet import AlexNet, alexnet, alexnet_lrn
+from .convolutionize import convolutionize
 from .googlenet import BasicConv2d, GoogLeNet, Inception, InceptionAux, MaxPool2dCeil, googlenet
 from .keras_cnn import Cifar10CNN, MnistCNN, cifar10_cnn, mnist_cnn
 from .lenet import LeNet5, lenet5, lenet5_modern
@@ -43,6 +44,7 @@ from .resnet import (
     resnet56,
 )
 from .simple_convnet import DeepConvNet, SimpleConvNet, deep_convnet, simple_convnet
+from .torch_weights import export_torch_state_dict, load_torch_state_dict, torch_state_dict
 from .vgg import (
     VGG,
     vgg11,
@@ -76,12 +78,15 @@ __all__ = [
     "alexnet_lrn",
     "available",
     "cifar10_cnn",
+    "convolutionize",
+    "export_torch_state_dict",
     "deep_convnet",
     "get",
     "googlenet",
     "lenet5",
     "lenet5_modern",
     "list_models",
+    "load_torch_state_dict",
     "mnist_cnn",
     "register_model",
     "resnet18",
@@ -91,6 +96,7 @@ __all__ = [
     "resnet50",
     "resnet56",
     "simple_convnet",
+    "torch_state_dict",
     "vgg11",
     "vgg11_bn",
     "vgg13",

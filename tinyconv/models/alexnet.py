@@ -24,7 +24,7 @@ from .. import nn
 from ..nn import init
 from ..nn.linear import check_positive_int
 from ..tensor import Tensor
-from ._base import register_model
+from ._base import normal_, register_model
 
 
 class AlexNet(nn.Module):
@@ -105,7 +105,7 @@ class AlexNet(nn.Module):
         convs = [m for m in self.features if isinstance(m, nn.Conv2d)]
         dense = [m for m in self.classifier if isinstance(m, nn.Linear)]
         for m in convs + dense:
-            init.normal_(m.weight, 0.0, 0.01)
+            normal_(m.weight, 0.01)
             init.zeros_(m.bias)
         for m in (convs[1], convs[3], convs[4], dense[0], dense[1]):
             init.ones_(m.bias)

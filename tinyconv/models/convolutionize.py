@@ -74,7 +74,7 @@ def _conv_from_linear(
         (h, w),
         dilation=dilation,
         bias=lin.bias is not None,
-        dtype=lin.weight.dtype,
+        dtype=lin.weight.dtype.name,
     )
     conv.weight.data = lin.weight.data.reshape(lin.out_features, c, h, w).copy()  # (out, C, H, W)
     if lin.bias is not None:

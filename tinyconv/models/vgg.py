@@ -24,7 +24,7 @@ from .. import nn
 from ..nn import init
 from ..nn.linear import check_positive_int
 from ..tensor import Tensor
-from ._base import register_model
+from ._base import normal_, register_model
 
 CONFIGS: dict[str, list[int | str]] = {
     "A": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
@@ -99,7 +99,7 @@ class VGG(nn.Module):
                 init.ones_(m.weight)
                 init.zeros_(m.bias)
             elif isinstance(m, nn.Linear):
-                init.normal_(m.weight, 0.0, 0.01)
+                normal_(m.weight, 0.01)
                 init.zeros_(m.bias)
 
     def forward(self, x: Tensor) -> Tensor:
