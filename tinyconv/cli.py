@@ -107,16 +107,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="dataset: mnist, fashion-mnist, cifar10, mnist-sample, or a folder of class "
         "subfolders of images (default: mnist if present, else mnist-sample)",
     )
-    t.add_argument("--epochs", type=_positive_int, help="epochs (default: chosen per dataset)")
-    t.add_argument("--batch-size", type=_positive_int, help="batch size (default 100)")
+    t.add_argument(
+        "--epochs", type=_positive_int, metavar="N", help="epochs (default: chosen per dataset)"
+    )
+    t.add_argument("--batch-size", type=_positive_int, metavar="N", help="batch size (default 100)")
     t.add_argument("--lr", type=_positive_float, help="learning rate (default 0.001)")
     t.add_argument("--optimizer", help="adam (default), sgd, rmsprop, adamw, adagrad")
-    t.add_argument("--seed", type=_nonneg_int, help="random seed (default 0)")
-    t.add_argument("--out", help="output folder (default runs/<model>-<data>-<timestamp>/)")
+    t.add_argument("--seed", type=_nonneg_int, metavar="N", help="random seed (default 0)")
+    t.add_argument(
+        "--out", metavar="DIR", help="output folder (default runs/<model>-<data>-<timestamp>/)"
+    )
     t.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run in RUN_DIR")
-    t.add_argument("--limit", type=_positive_int, help="use at most N training and N test images")
-    t.add_argument("--augment", action="store_true", help="random crop (padding 4) and flip")
-    t.add_argument("--image-size", type=_positive_int, help="image size for a folder dataset (28)")
+    t.add_argument(
+        "--limit", type=_positive_int, metavar="N", help="use at most N train and N test images"
+    )
+    t.add_argument(
+        "--augment",
+        action="store_true",
+        help="random shifts (crop with padding H/8) and, for RGB images, flips",
+    )
+    t.add_argument(
+        "--image-size", type=_positive_int, metavar="N", help="image size for a folder dataset (28)"
+    )
     t.add_argument("--channels", type=int, choices=(1, 3), help="1 grey or 3 RGB (folder data)")
     t.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="(default cpu)")
     t.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
@@ -344,7 +356,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if settings.get("augment"):
         from .data.transforms import Compose, RandomCrop, RandomHorizontalFlip  # noqa: PLC0415
 
-        transform = Compose([RandomCrop(H, padding=4), RandomHorizontalFlip()])
+        shifts = [RandomCrop(int(H), padding=max(1, int(H) // 8))]  # CIFAR-10: 32 px, padding 4
+        flips = [RandomHorizontalFlip()] if C == 3 else []  # a mirrored digit is another symbol
+        transform = Compose(shifts + flips)
     norm = {"mean": ds["mean"], "std": ds["std"], "device": args.device}
     train = data.DataLoader(
         x_train,
