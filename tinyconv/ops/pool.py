@@ -183,16 +183,17 @@ class MaxPool(Function):
         better, pick = (xp.greater, xp.maximum) if mode == "max" else (xp.less, xp.minimum)
         x_pad = _pad(x, padding, -math.inf if mode == "max" else math.inf)
         need_arg = self.needs_input_grad[0] and is_grad_enabled()
+        index_dtype = xp.int8 if kernel[0] * kernel[1] <= 127 else xp.int32  # argmax in a window
         y = arg = None
         for k, i, j in _offsets(kernel):
             col = _column(x_pad, i, j, stride, out_hw)  # (N, C, out_h, out_w)
             if y is None:
                 y = col.copy()
-                arg = xp.zeros(y.shape, dtype=xp.int64) if need_arg else None
+                arg = xp.zeros(y.shape, dtype=index_dtype) if need_arg else None
                 continue
             if need_arg:
                 arg = xp.where(better(col, y), k, arg)  # strictly better: the first winner stays
-            y = pick(y, col)
+            pick(y, col, out=y)
         self.save_for_backward(arg, x_pad.shape, kernel, stride, padding, out_hw)
         return y
 
