@@ -8,18 +8,11 @@ evaluate(model, test_loader)["accuracy"]
 """
 
 from .batches import ArrayBatches
+from .callbacks import Callback, EarlyStopping, StopTraining, TrainingDiverged
 from .checkpoint import CheckpointManager, latest_checkpoint, load_checkpoint
+from .evaluation import evaluate
 from .history import History
-from .trainer import (
-    Callback,
-    EarlyStopping,
-    StopTraining,
-    TrainingDiverged,
-    evaluate,
-    fit,
-    make_optimizer,
-    optimizer_names,
-)
+from .trainer import fit, make_optimizer, optimizer_names
 
 __all__ = [
     "ArrayBatches",

@@ -21,7 +21,6 @@ and the loader's ``state_dict()`` when it has one.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -198,10 +197,3 @@ def load_checkpoint(
     if scheduler is not None and "scheduler" in state:
         scheduler.load_state_dict(state["scheduler"])
     return state
-
-
-def remove_temporary(root: str | os.PathLike[str]) -> None:
-    """Delete leftover ``.tmp`` folders of an interrupted save."""
-    for p in Path(root).glob("epoch-*.tmp"):
-        with contextlib.suppress(OSError):
-            shutil.rmtree(p)

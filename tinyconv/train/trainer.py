@@ -25,16 +25,14 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy
 
 from .. import backend
-from .. import functional as F
-from ..tensor import Tensor, no_grad
+from ..tensor import Tensor
 from .batches import as_batches, count_correct, model_placement, num_batches, to_tensors
+from .callbacks import Callback, EarlyStopping, StopTraining, TrainingDiverged
 from .checkpoint import (
     CheckpointManager,
     get_rng_state,
@@ -44,104 +42,11 @@ from .checkpoint import (
     set_loader_state,
     set_rng_state,
 )
+from .evaluation import evaluate, resolve_loss
 from .history import History
 from .progress import ProgressBar
 
-LOSSES: dict[str, Callable[..., Tensor]] = {
-    "cross_entropy": F.cross_entropy,
-    "nll": F.nll_loss,
-    "mse": F.mse_loss,
-}
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; training stopped.
-
-    Attributes:
-        history (History): the epochs completed before the divergence (``diverged`` is True).
-        epoch (int): the epoch in which it happened (1-based).
-        batch (int | None): the batch index within that epoch (None: during validation).
-        checkpoint (Path | None): the last good checkpoint, when ``checkpoint_dir`` was given.
-    """
-
-    def __init__(
-        self, message: str, history: History, epoch: int, batch: int | None, checkpoint: Path | None
-    ) -> None:
-        super().__init__(message)
-        self.history, self.epoch, self.batch, self.checkpoint = history, epoch, batch, checkpoint
-
-
-class StopTraining(Exception):  # noqa: N818 - a control signal, like StopIteration
-    """Raise from a callback to end ``fit`` gracefully; the message becomes ``stopped_reason``."""
-
-
-class Callback:
-    """Hooks called by ``fit``; override the ones you need. ``logs`` is a dict of numbers.
-
-    ``on_batch_end`` logs: ``loss`` (this batch), ``batch_size``. ``on_epoch_end`` logs: the
-    epoch's history values. Raise ``StopTraining`` to end training after the current point.
-    """
-
-    def on_train_begin(self, logs: dict[str, Any]) -> None: ...
-
-    def on_epoch_begin(self, epoch: int, logs: dict[str, Any]) -> None: ...
-
-    def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None: ...
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None: ...
-
-    def on_train_end(self, logs: dict[str, Any]) -> None: ...
-
-
-@dataclass
-class EarlyStopping:
-    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.
-
-    Args:
-        patience (int): epochs without improvement before stopping. Default: 3.
-        min_delta (float): the least decrease that counts as an improvement. Default: 0.0.
-        monitor (str): a history key to minimise; "val_loss" falls back to "loss" when ``fit``
-            has no validation data. Default: "val_loss".
-        restore_best (bool): give the model the weights of the best epoch when stopping.
-            Default: True.
-    """
-
-    patience: int = 3
-    min_delta: float = 0.0
-    monitor: str = "val_loss"
-    restore_best: bool = True
-
-    def __post_init__(self) -> None:
-        if (
-            isinstance(self.patience, bool)
-            or not isinstance(self.patience, int)
-            or self.patience < 1
-        ):
-            raise ValueError(
-                f"EarlyStopping: patience must be a positive integer, got {self.patience!r}"
-            )
-        if not self.min_delta >= 0:
-            raise ValueError(f"EarlyStopping: min_delta must be >= 0, got {self.min_delta!r}")
-
-    def status(self, values: list[Any]) -> tuple[int, int]:
-        """(best epoch index, epochs since it) from the monitored values so far."""
-        best, best_i, wait = math.inf, -1, 0
-        for i, v in enumerate(values):
-            if v is not None and v < best - self.min_delta:
-                best, best_i, wait = v, i, 0
-            else:
-                wait += 1
-        return best_i, wait
-
-
-# ----------------------------------------------------------------------------- helpers
-def _resolve_loss(loss: str | Callable[..., Tensor]) -> Callable[..., Tensor]:
-    if callable(loss):
-        return loss
-    key = str(loss).lower().replace("-", "_")
-    if key in LOSSES:
-        return LOSSES[key]
-    raise ValueError(f"unknown loss {loss!r}: expected one of {', '.join(LOSSES)} or a callable")
+__all__ = ["Callback", "EarlyStopping", "StopTraining", "TrainingDiverged", "evaluate", "fit"]
 
 
 def optimizer_names() -> list[str]:
@@ -270,7 +175,7 @@ def fit(
     if isinstance(epochs, bool) or not isinstance(epochs, (int, numpy.integer)) or epochs < 1:
         raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
     epochs = int(epochs)
-    loss_fn = _resolve_loss(loss)
+    loss_fn = resolve_loss(loss)
     if optimizer is None:
         optimizer = make_optimizer("adam", model, lr)
     elif isinstance(optimizer, str):
@@ -463,85 +368,3 @@ def _train_epoch(
     if seen == 0:
         raise ValueError("fit: the training data gave no batches")
     return {"loss": loss_sum / seen, "acc": correct / counted if counted else None}, bar.rate
-
-
-# -------------------------------------------------------------------------- evaluate
-def evaluate(
-    model: Any,
-    data: Any,
-    loss: str | Callable[..., Tensor] = "cross_entropy",
-    batch_size: int = 256,
-    num_classes: int | None = None,
-) -> dict[str, Any]:
-    """Loss, accuracy, per-class accuracy and confusion matrix of ``model`` on ``data``.
-
-    Runs in eval mode (dropout off, BatchNorm running statistics) under ``no_grad``, batch by
-    batch; the model's previous mode is restored afterwards.
-
-    Args:
-        model (Module): outputs (N, num_classes) logits.
-        data: a DataLoader or an ``(images, labels)`` pair of arrays.
-        loss: as in ``fit``. Default: "cross_entropy".
-        batch_size (int): batch size for array data. Default: 256.
-        num_classes (int | None): size of the confusion matrix. Default: the model's output width.
-
-    Returns:
-        dict: ``loss`` (mean over samples), ``accuracy``, ``per_class_accuracy`` (array
-        (num_classes,), correct / count of each true class, NaN for a class with no sample),
-        ``confusion_matrix`` (int64 array (num_classes, num_classes); row = true class,
-        column = predicted class) and ``num_samples``. For a model that is not a classifier
-        (outputs not (N, K), or targets not integer labels) only ``loss`` is measured; the
-        other entries are None.
-    """
-    loss_fn = _resolve_loss(loss)
-    src = as_batches(data, batch_size, shuffle=False, seed=0, where="evaluate")
-    dtype, device = model_placement(model)
-    was_training = model.training
-    model.eval()
-    loss_sum, seen = 0.0, 0
-    preds: list[numpy.ndarray] = []
-    trues: list[numpy.ndarray] = []
-    width = num_classes
-    classify = True  # outputs (N, K) and integer labels (N,); else only the loss is measured
-    try:
-        with no_grad():
-            for x, y in src:
-                xt, yt = to_tensors(x, y, dtype, device)
-                output = model(xt)
-                n = len(xt)
-                loss_sum += float(loss_fn(output, yt).item()) * n
-                seen += n
-                classify = classify and count_correct(output.data, yt.data) is not None
-                if classify:
-                    logits = backend.to_device(output.data, "cpu")  # (N, K)
-                    width = width or logits.shape[1]
-                    preds.append(numpy.argmax(logits, axis=1))
-                    trues.append(backend.to_device(yt.data, "cpu").astype(numpy.int64))
-    finally:
-        model.train(was_training)
-    if seen == 0:
-        raise ValueError("evaluate: the data gave no batches")
-    if not classify:
-        return {
-            "loss": loss_sum / seen,
-            "accuracy": None,
-            "per_class_accuracy": None,
-            "confusion_matrix": None,
-            "num_samples": seen,
-        }
-    pred, true = numpy.concatenate(preds), numpy.concatenate(trues)
-    width = int(max(width or 0, int(pred.max()) + 1, int(true.max()) + 1))
-    confusion = numpy.zeros((width, width), dtype=numpy.int64)
-    numpy.add.at(confusion, (true, pred), 1)
-    counts = confusion.sum(axis=1)
-    with numpy.errstate(invalid="ignore", divide="ignore"):
-        per_class = numpy.where(
-            counts > 0, numpy.diag(confusion) / numpy.maximum(counts, 1), numpy.nan
-        )
-    return {
-        "loss": loss_sum / seen,
-        "accuracy": float((pred == true).mean()),
-        "per_class_accuracy": per_class,
-        "confusion_matrix": confusion,
-        "num_samples": seen,
-    }
