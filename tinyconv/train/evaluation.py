@@ -59,6 +59,13 @@ def evaluate(
         column = predicted class) and ``num_samples``. For a model that is not a classifier
         (outputs not (N, K), or targets not integer labels) only ``loss`` is measured; the
         other entries are None.
+
+    Example:
+        >>> import tinyconv
+        >>> logits = numpy.array([[2, 0], [0, 2], [2, 0]], dtype=numpy.float32)  # (N, K)
+        >>> res = evaluate(tinyconv.nn.Identity(), (logits, numpy.array([0, 1, 1])))
+        >>> res["confusion_matrix"].tolist(), round(res["accuracy"], 3)
+        ([[1, 0], [1, 1]], 0.667)
     """
     loss_fn = resolve_loss(loss)
     src = as_batches(data, batch_size, shuffle=False, seed=0, where="evaluate")

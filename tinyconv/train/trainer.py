@@ -171,6 +171,15 @@ def fit(
         TrainingDiverged: the loss became NaN or infinite (the model keeps its last good weights).
         ValueError: an unknown loss or optimizer name, epochs < 1, or a bad resume checkpoint.
         FileNotFoundError: ``resume`` names a checkpoint that does not exist.
+
+    Example:
+        >>> import numpy, tinyconv
+        >>> tinyconv.manual_seed(0)
+        >>> x = numpy.random.default_rng(0).normal(size=(64, 2)).astype(numpy.float32)
+        >>> y = (x[:, 0] > 0).astype(numpy.int64)
+        >>> h = fit(tinyconv.nn.Linear(2, 2), (x, y), epochs=3, lr=0.1, verbose=False, seed=0)
+        >>> len(h.history["loss"]), h.history["loss"][-1] < h.history["loss"][0]
+        (3, True)
     """
     if isinstance(epochs, bool) or not isinstance(epochs, (int, numpy.integer)) or epochs < 1:
         raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
