@@ -170,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--num-classes", type=_positive_int, help="outputs of the last layer")
     s.set_defaults(func=cmd_summary)
+    from .viz.cli import add_viz_parser  # noqa: PLC0415  (matplotlib stays unimported here)
+
+    add_viz_parser(sub)
     return p
 
 
