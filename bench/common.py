@@ -74,8 +74,16 @@ def torch_twin(model: Any) -> Any:
             continue
         if isinstance(m, nn.Conv2d):
             layers.append(
-                torch.nn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, m.stride, m.padding,
-                                m.dilation, m.groups, bias=m.bias is not None)
+                torch.nn.Conv2d(
+                    m.in_channels,
+                    m.out_channels,
+                    m.kernel_size,
+                    m.stride,
+                    m.padding,
+                    m.dilation,
+                    m.groups,
+                    bias=m.bias is not None,
+                )
             )
         elif isinstance(m, nn.Linear):
             layers.append(torch.nn.Linear(m.in_features, m.out_features, bias=m.bias is not None))

@@ -68,7 +68,9 @@ def conv_bench(steps: int, warmup: int) -> None:
     import tinyconv.functional as F
 
     rng = np.random.default_rng(0)
-    print(f"\n{'conv2d fwd+bwd: input, weight, stride, pad':<58}{'tinyconv':>10}{'torch':>10}{'ratio':>8}")
+    print(
+        f"\n{'conv2d fwd+bwd: input, weight, stride, pad':<58}{'tinyconv':>10}{'torch':>10}{'ratio':>8}"
+    )
     for xs, ws, s, p in CONV_SHAPES:
         x = rng.standard_normal(xs, dtype=np.float32)
         w = rng.standard_normal(ws, dtype=np.float32) * 0.1
@@ -84,13 +86,19 @@ def conv_bench(steps: int, warmup: int) -> None:
 
         t = alternate({"tc": tc, "th": th}, steps, warmup)
         a, c = median_ms(t["tc"]), median_ms(t["th"])
-        print(f"{str(xs) + ' ' + str(ws) + f' s={s} p={p}':<58}{a:>8.2f}ms{c:>8.2f}ms{c / a:>7.2f}x")
+        print(
+            f"{str(xs) + ' ' + str(ws) + f' s={s} p={p}':<58}{a:>8.2f}ms{c:>8.2f}ms{c / a:>7.2f}x"
+        )
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--batch", type=int, default=100)
-    ap.add_argument("--steps", type=int, default=30, help="timed steps per system (median reported)")
+    ap.add_argument(
+        "--steps", type=int, default=30, help="timed steps per system (median reported)"
+    )
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--models", default="simple_convnet,deep_convnet")
@@ -98,10 +106,14 @@ def main() -> None:
     args = ap.parse_args()
     set_threads(args.threads)
     print(machine_line(args.threads))
-    print(f"dtype: float32 | batch: {args.batch} | input 1x28x28 | median of {args.steps} steps, "
-          f"alternating tinyconv/torch, after {args.warmup} warm-up steps")
-    print(f"\n{'training step (fwd+loss+bwd+Adam)':<36}{'tinyconv':>12}{'torch':>12}{'tc img/s':>10}"
-          f"{'torch img/s':>12}{'ratio':>8}")
+    print(
+        f"dtype: float32 | batch: {args.batch} | input 1x28x28 | median of {args.steps} steps, "
+        f"alternating tinyconv/torch, after {args.warmup} warm-up steps"
+    )
+    print(
+        f"\n{'training step (fwd+loss+bwd+Adam)':<36}{'tinyconv':>12}{'torch':>12}{'tc img/s':>10}"
+        f"{'torch img/s':>12}{'ratio':>8}"
+    )
     for name in args.models.split(","):
         a, b = training_step_bench(name, args.batch, args.steps, args.warmup)
         ia, ib = args.batch / a * 1000, args.batch / b * 1000

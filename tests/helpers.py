@@ -28,9 +28,14 @@ def gradcheck(
     rng = np.random.default_rng(seed)
     arrays = [np.asarray(a, dtype=np.float64) for a in inputs]
     wrt = range(len(arrays)) if wrt is None else wrt
-    ts = [tinyconv.tensor(a.copy(), requires_grad=(i in wrt), dtype=np.float64) for i, a in enumerate(arrays)]
+    ts = [
+        tinyconv.tensor(a.copy(), requires_grad=(i in wrt), dtype=np.float64)
+        for i, a in enumerate(arrays)
+    ]
     out = fn(*ts)
-    assert out.dtype == np.float64, f"fn returned {out.dtype}, expected float64 (no silent downcast)"
+    assert out.dtype == np.float64, (
+        f"fn returned {out.dtype}, expected float64 (no silent downcast)"
+    )
     R = rng.standard_normal(out.shape)
     (out * tinyconv.tensor(R, dtype=np.float64)).sum().backward()
 
@@ -52,7 +57,9 @@ def gradcheck(
             minus = scalar(arrays)
             flat[j] = old
             nflat[j] = (plus - minus) / (2 * eps)
-        np.testing.assert_allclose(analytic, numeric, atol=atol, rtol=rtol, err_msg=f"gradient of input {i}")
+        np.testing.assert_allclose(
+            analytic, numeric, atol=atol, rtol=rtol, err_msg=f"gradient of input {i}"
+        )
 
 
 def check_vs_torch(
@@ -78,13 +85,18 @@ def check_vs_torch(
     rng = np.random.default_rng(seed)
     arrays = [np.asarray(a, dtype=dtype) for a in inputs]
     grad_inputs = range(len(arrays)) if grad_inputs is None else grad_inputs
-    ts = [tinyconv.tensor(a, requires_grad=i in grad_inputs, dtype=dtype) for i, a in enumerate(arrays)]
+    ts = [
+        tinyconv.tensor(a, requires_grad=i in grad_inputs, dtype=dtype)
+        for i, a in enumerate(arrays)
+    ]
     tt = [torch.tensor(a, requires_grad=i in grad_inputs) for i, a in enumerate(arrays)]
     y = tc_fn(*ts)
     yt = torch_fn(*tt)
     assert y.shape == tuple(yt.shape), f"shape {y.shape} vs torch {tuple(yt.shape)}"
     assert y.dtype == np.dtype(dtype), f"output dtype {y.dtype}, expected {np.dtype(dtype)}"
-    np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), atol=atol, rtol=rtol, err_msg="forward")
+    np.testing.assert_allclose(
+        y.numpy(), yt.detach().numpy(), atol=atol, rtol=rtol, err_msg="forward"
+    )
     R = rng.standard_normal(y.shape).astype(dtype)
     (y * tinyconv.tensor(R, dtype=dtype)).sum().backward()
     (yt * torch.tensor(R)).sum().backward()
@@ -96,4 +108,6 @@ def check_vs_torch(
             continue
         assert g is not None, f"input {i}: tinyconv has no grad"
         assert g.dtype == np.dtype(dtype), f"grad {i} dtype {g.dtype}"
-        np.testing.assert_allclose(g.numpy(), gt.numpy(), atol=atol, rtol=rtol, err_msg=f"grad of input {i}")
+        np.testing.assert_allclose(
+            g.numpy(), gt.numpy(), atol=atol, rtol=rtol, err_msg=f"grad of input {i}"
+        )

@@ -33,7 +33,9 @@ def test_linear_matches_torch_with_copied_weights():
     tc, tt = nn.Linear(6, 4), torch.nn.Linear(6, 4)
     tc.load_state_dict({k: v.detach().numpy() for k, v in tt.state_dict().items()})
     x = np.random.default_rng(0).standard_normal((3, 6)).astype(np.float32)
-    np.testing.assert_allclose(tc(tinyconv.tensor(x)).numpy(), tt(torch.tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        tc(tinyconv.tensor(x)).numpy(), tt(torch.tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_default_linear_init_bounds():
@@ -55,8 +57,10 @@ def test_load_state_dict_strict_errors():
     msg = str(e.value)
     assert 'Missing key(s) in state_dict: "head.weight"' in msg
     assert 'Unexpected key(s) in state_dict: "extra"' in msg
-    assert "size mismatch for body.0.weight: copying a param with shape (9, 9) from checkpoint, " \
+    assert (
+        "size mismatch for body.0.weight: copying a param with shape (9, 9) from checkpoint, "
         "the shape in current model is (5, 4)." in msg
+    )
     sd2 = {k: v.numpy() for k, v in net.state_dict().items() if k != "head.weight"}
     missing, unexpected = net.load_state_dict(sd2, strict=False)
     assert missing == ["head.weight"] and unexpected == []
@@ -95,11 +99,15 @@ def test_unknown_class_is_refused():
 
 
 def test_linear_errors():
-    with pytest.raises(ValueError, match=r"invalid value for argument `out_features`.*Received out_features=0"):
+    with pytest.raises(
+        ValueError, match=r"invalid value for argument `out_features`.*Received out_features=0"
+    ):
         nn.Linear(3, 0)
     with pytest.raises(TypeError, match="Expected an int"):
         nn.Linear(3.5, 2)
-    with pytest.raises(ValueError, match=r"Linear\(in_features=3, out_features=2\): expected input \(N, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"Linear\(in_features=3, out_features=2\): expected input \(N, 3\)"
+    ):
         nn.Linear(3, 2)(tinyconv.tensor(np.zeros((2, 4))))
     with pytest.raises(TypeError, match="floating-point"):
         nn.Linear(3, 2)(tinyconv.tensor(np.zeros((2, 3), dtype=np.uint8)))

@@ -76,7 +76,13 @@ def test_advanced_indexing_accumulates_repeats():
 
 
 def test_matmul_shapes_vs_torch():
-    for sa, sb in [((3, 4), (4, 5)), ((2, 3, 4), (4, 5)), ((2, 3, 4), (2, 4, 5)), ((4,), (4, 5)), ((3, 4), (4,))]:
+    for sa, sb in [
+        ((3, 4), (4, 5)),
+        ((2, 3, 4), (4, 5)),
+        ((2, 3, 4), (2, 4, 5)),
+        ((4,), (4, 5)),
+        ((3, 4), (4,)),
+    ]:
         check_vs_torch(lambda a, b: a @ b, lambda a, b: a @ b, [r(*sa), r(*sb)])
     gradcheck(lambda a, b: a @ b, [r(2, 3, 4), r(4, 2)])
 
@@ -87,7 +93,11 @@ def test_cat_and_stack_vs_torch():
         lambda a, b, c: torch.cat([a, b, c], dim=1),
         [r(2, 1, 3), r(2, 4, 3), r(2, 2, 3)],
     )
-    check_vs_torch(lambda a, b: tinyconv.stack([a, b], 1), lambda a, b: torch.stack([a, b], 1), [r(2, 3), r(2, 3)])
+    check_vs_torch(
+        lambda a, b: tinyconv.stack([a, b], 1),
+        lambda a, b: torch.stack([a, b], 1),
+        [r(2, 3), r(2, 3)],
+    )
     gradcheck(lambda a, b: tinyconv.cat([a, b], dim=0), [r(1, 3), r(2, 3)])
 
 

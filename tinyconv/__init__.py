@@ -1,11 +1,11 @@
 """tinyconv: a convolutional neural network framework written from scratch (NumPy, CuPy).
 
-    import tinyconv
-    import tinyconv.nn as nn
-    import tinyconv.functional as F
+import tinyconv
+import tinyconv.nn as nn
+import tinyconv.functional as F
 """
 
-from . import functional, nn, optim
+from . import data, functional, models, nn, optim, train  # noqa: E402  (they build on everything above)
 from .backend import cuda_available, default_rng, get_array_module, manual_seed
 from .io import load, save
 from .tensor import Function, Tensor, cat, enable_grad, is_grad_enabled, no_grad, stack, tensor
@@ -17,6 +17,7 @@ __all__ = [
     "Tensor",
     "cat",
     "cuda_available",
+    "data",
     "default_rng",
     "enable_grad",
     "functional",
@@ -24,10 +25,12 @@ __all__ = [
     "is_grad_enabled",
     "load",
     "manual_seed",
+    "models",
     "nn",
     "no_grad",
     "optim",
     "save",
     "stack",
     "tensor",
+    "train",
 ]

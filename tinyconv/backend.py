@@ -63,7 +63,8 @@ def check_cuda_available() -> types.ModuleType:
         raise RuntimeError(
             "tinyconv: the GPU backend needs CuPy, which failed to import "
             f"({type(_cupy_error).__name__}: {_cupy_error}). "
-            "Install it with `pip install tinyconv[cuda]` (or a cupy-cudaXXx wheel matching your CUDA)."
+            "Install it with `pip install tinyconv[cuda]` "
+            "(or a cupy-cudaXXx wheel matching your CUDA)."
         ) from _cupy_error
     return cp
 

@@ -15,7 +15,10 @@ from .module import Module, Parameter
 def check_positive_int(layer: str, name: str, value: Any) -> int:
     """Keras-style hyper-parameter check shared by the layers."""
     if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)):
-        raise TypeError(f"{layer}: invalid type for argument `{name}`. Expected an int. Received {name}={value!r}.")
+        raise TypeError(
+            f"{layer}: invalid type for argument `{name}`. Expected an int. "
+            f"Received {name}={value!r}."
+        )
     if value <= 0:
         raise ValueError(
             f"{layer}: invalid value for argument `{name}`. Expected a strictly positive value. "
@@ -46,7 +49,9 @@ class Linear(Module):
         (3, 2)
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: Any = None) -> None:
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True, dtype: Any = None
+    ) -> None:
         super().__init__()
         self.in_features = check_positive_int("Linear", "in_features", in_features)
         self.out_features = check_positive_int("Linear", "out_features", out_features)
@@ -88,7 +93,11 @@ class Flatten(Module):
         return tuple(in_shape[:s]) + (n,) + tuple(in_shape[e + 1 :])
 
     def extra_repr(self) -> str:
-        return "" if (self.start_dim, self.end_dim) == (1, -1) else f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+        return (
+            ""
+            if (self.start_dim, self.end_dim) == (1, -1)
+            else f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+        )
 
 
 class Identity(Module):

@@ -18,6 +18,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+import numpy
+
 from ..backend import get_array_module, resolve_dtype, to_device
 from ..tensor import Tensor, no_grad
 
@@ -40,7 +42,9 @@ class Parameter(Tensor):
     """A Tensor that a Module treats as learnable (``requires_grad=True`` by default)."""
 
     def __init__(self, data: Any, requires_grad: bool = True) -> None:
-        super().__init__(data.data if isinstance(data, Tensor) else data, requires_grad=requires_grad)
+        super().__init__(
+            data.data if isinstance(data, Tensor) else data, requires_grad=requires_grad
+        )
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
@@ -163,7 +167,9 @@ class Module:
                 continue
             seen.add(id(mod))
             yield name, mod
-            children = [(f"{name}.{n}" if name else n, m) for n, m in mod._modules.items() if m is not None]
+            children = [
+                (f"{name}.{n}" if name else n, m) for n, m in mod._modules.items() if m is not None
+            ]
             stack.extend(reversed(children))
 
     def modules(self) -> Iterator[Module]:
@@ -179,7 +185,9 @@ class Module:
         for _, m in self.named_children():
             yield m
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
         seen: set[int] = set()
         mods = self.named_modules(prefix) if recurse else iter([(prefix, self)])
         for mname, mod in mods:
@@ -193,7 +201,9 @@ class Module:
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_buffers(self, prefix: str = "", persistent_only: bool = False) -> Iterator[tuple[str, Tensor]]:
+    def named_buffers(
+        self, prefix: str = "", persistent_only: bool = False
+    ) -> Iterator[tuple[str, Tensor]]:
         for mname, mod in self.named_modules(prefix):
             for bname, b in mod._buffers.items():
                 if b is None or (persistent_only and bname in mod._non_persistent):
@@ -245,7 +255,9 @@ class Module:
                     out[f"{mname}.{bname}" if mname else bname] = b
         return out
 
-    def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> tuple[list[str], list[str]]:
+    def load_state_dict(
+        self, state_dict: dict[str, Any], strict: bool = True
+    ) -> tuple[list[str], list[str]]:
         """Copy values into this module's parameters and buffers.
 
         Values may be Tensors or arrays. Shapes must match exactly. With ``strict=True`` a
@@ -269,13 +281,21 @@ class Module:
                 )
         if strict:
             if missing:
-                errors.insert(0, "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
+                errors.insert(
+                    0, "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + "."
+                )
             if unexpected:
                 errors.insert(
-                    0, "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + "."
+                    0,
+                    "Unexpected key(s) in state_dict: "
+                    + ", ".join(f'"{k}"' for k in unexpected)
+                    + ".",
                 )
         if errors:
-            raise ValueError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
+            raise ValueError(
+                f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
+                + "\n\t".join(errors)
+            )
         for k, v in state_dict.items():
             if k in own:
                 dst = own[k]
@@ -286,7 +306,7 @@ class Module:
 
     # --------------------------------------------------------- device & dtype
     def to(self, *args: Any, **kwargs: Any) -> Module:
-        """``model.to("cuda")``, ``model.to(numpy.float16)``: moves/casts parameters and float buffers."""
+        """Move or cast parameters and float buffers: ``model.to("cuda")``, ``.to(float16)``."""
         device = kwargs.pop("device", None)
         dtype = kwargs.pop("dtype", None)
         for a in args:
@@ -307,18 +327,12 @@ class Module:
         return self
 
     def half(self) -> Module:
-        import numpy  # noqa: PLC0415
-
         return self.to(numpy.float16)
 
     def float(self) -> Module:
-        import numpy  # noqa: PLC0415
-
         return self.to(numpy.float32)
 
     def double(self) -> Module:
-        import numpy  # noqa: PLC0415
-
         return self.to(numpy.float64)
 
     def cuda(self) -> Module:
@@ -344,7 +358,7 @@ class Module:
         return head + "\n  " + "\n  ".join(lines) + "\n)"
 
     def summary(self, input_shape: Iterable[int], **kwargs: Any) -> Any:
-        """A Keras-like table of layers, output shapes and parameter counts (see ``tinyconv.nn.summary``)."""
+        """A Keras-like table of layers, output shapes and parameters (``tinyconv.nn.summary``)."""
         from .summary import summary  # noqa: PLC0415
 
         return summary(self, tuple(input_shape), **kwargs)
@@ -393,14 +407,15 @@ def _encode(value: Any, where: str) -> Any:
         return {"__dict__": {k: _encode(v, where) for k, v in value.items()}}
     if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:  # numpy scalar
         return value.item()
-    if isinstance(value, type) or hasattr(value, "dtype") and not hasattr(value, "shape"):
+    if isinstance(value, (type, numpy.dtype)):
         try:
             return {"__dtype__": str(resolve_dtype(value))}
         except TypeError:
             pass
     raise TypeError(
         f"cannot save the architecture: argument {where} = {value!r} ({type(value).__name__}) "
-        "is not JSON-serialisable; save the state_dict instead (tinyconv.save(model.state_dict(), path))"
+        "is not JSON-serialisable; save the state_dict instead "
+        "(tinyconv.save(model.state_dict(), path))"
     )
 
 
@@ -427,12 +442,15 @@ def _lookup(key: str, custom: dict[str, type[Module]]) -> type[Module]:
     if short in custom:
         return custom[short]
     raise ValueError(
-        f"unknown module class {key!r} in the model file: tinyconv only rebuilds its own classes and "
-        "those registered with tinyconv.nn.register_module (or passed as custom_objects={'Name': cls})"
+        f"unknown module class {key!r} in the model file: tinyconv only rebuilds its own "
+        "classes and those registered with tinyconv.nn.register_module "
+        "(or passed as custom_objects={'Name': cls})"
     )
 
 
-def build_module(cfg: dict[str, Any], custom_objects: dict[str, type[Module]] | None = None) -> Module:
+def build_module(
+    cfg: dict[str, Any], custom_objects: dict[str, type[Module]] | None = None
+) -> Module:
     """Rebuild a module from ``config()`` output, children included, without reading weights."""
     custom = dict(custom_objects or {})
     cls = _lookup(cfg["class"], custom)
@@ -461,7 +479,11 @@ def _sync_children(module: Module, cfg: dict[str, Any], custom: dict[str, type[M
             del module._modules[name]
     for name, child_cfg in saved.items():
         cur = module._modules.get(name)
-        if cur is not None and _class_key(type(cur)) == child_cfg["class"] and cur.config()["args"] == child_cfg["args"]:
+        if (
+            cur is not None
+            and _class_key(type(cur)) == child_cfg["class"]
+            and cur.config()["args"] == child_cfg["args"]
+        ):
             _sync_children(cur, child_cfg, custom)
         else:
             module._modules[name] = build_module(child_cfg, custom)
@@ -481,7 +503,9 @@ class Sequential(Module):
         else:
             for i, m in enumerate(modules):
                 if not isinstance(m, Module):
-                    raise TypeError(f"Sequential: argument {i} is a {type(m).__name__}, not a Module")
+                    raise TypeError(
+                        f"Sequential: argument {i} is a {type(m).__name__}, not a Module"
+                    )
                 self.add_module(str(i), m)
 
     def forward(self, x: Any) -> Any:

@@ -51,7 +51,10 @@ class Summary:
         cells = [(f"{r.name} ({r.layer})", str(r.output_shape), f"{r.params:,}") for r in self.rows]
         w = [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(heads)]
         width = sum(w) + 6
-        lines = [f'Model: "{self.model_name}"  input {self.input_shape} ({self.dtype})', "=" * width]
+        lines = [
+            f'Model: "{self.model_name}"  input {self.input_shape} ({self.dtype})',
+            "=" * width,
+        ]
         lines.append(f"{heads[0]:<{w[0]}}   {heads[1]:<{w[1]}}   {heads[2]:>{w[2]}}")
         lines.append("-" * width)
         for c in cells:
@@ -138,7 +141,9 @@ def summary(model: Module, input_shape: tuple[int, ...], dtype: Any = numpy.floa
         for h in handles:
             h.remove()
         model.train(was_training)
-    out = Summary(model_name=type(model).__name__, input_shape=tuple(input_shape), dtype=str(dt), rows=rows)
+    out = Summary(
+        model_name=type(model).__name__, input_shape=tuple(input_shape), dtype=str(dt), rows=rows
+    )
     out.total_params = model.num_parameters()
     out.trainable_params = model.num_parameters(trainable_only=True)
     out.activation_bytes = sum(int(numpy.prod(r.output_shape)) * dt.itemsize for r in rows)
