@@ -285,7 +285,17 @@ def test_fit_regression_with_mse_has_loss_but_no_accuracy():
     t = (x @ np.array([[1.0], [-2.0], [0.5]], dtype=np.float32)).astype(np.float32)  # (128, 1)
     tinyconv.manual_seed(0)
     model = nn.Linear(3, 1)
-    h = fit(model, (x, t), val=(x, t), epochs=8, loss="mse", lr=0.05, verbose=False, seed=0)
+    h = fit(
+        model,
+        (x, t),
+        val=(x, t),
+        epochs=8,
+        loss="mse",
+        lr=0.05,
+        batch_size=8,
+        verbose=False,
+        seed=0,
+    )
     assert h.history["loss"][-1] < 0.1 * h.history["loss"][0]
     assert h.history["acc"] == [None] * 8 and h.history["val_acc"] == [None] * 8
     res = evaluate(model, (x, t), loss="mse")

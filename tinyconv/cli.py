@@ -535,7 +535,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.error("choose a command: train, evaluate, predict or summary")
+        commands = next(
+            a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction)
+        )
+        parser.error(f"choose a command: {', '.join(commands)}")
     from .train import TrainingDiverged  # noqa: PLC0415
 
     try:
