@@ -211,7 +211,7 @@ def test_sigkill_during_epoch_2_then_resume_matches_uninterrupted(tmp_path):
         "--epochs",
         "3",
         "--limit",
-        "1500",
+        "3000",
         "--batch-size",
         "50",
         "--seed",
