@@ -135,8 +135,8 @@ def pick_layer(
     Args:
         model: the model (its class name goes into error messages).
         layer: a dotted name ("conv1", "features.0"), an index into ``candidates`` (negative
-            counts from the end; a string of digits counts as an index), or None for
-            ``candidates[default]``.
+            counts from the end; a string of digits that names none of them is an index),
+            or None for ``candidates[default]``.
         candidates: the layers that qualify.
         what: what they are, for messages ("conv layer").
         default: the index used when ``layer`` is None.
@@ -152,6 +152,9 @@ def pick_layer(
     listing = ", ".join(f"{i}={n}" for i, n in enumerate(names))
     if layer is None:
         return candidates[default]
+    for name, m in candidates:  # a name first: Sequential's children are named "0", "1", ...
+        if name == layer:
+            return name, m
     if isinstance(layer, str) and layer.lstrip("-").isdigit():
         layer = int(layer)
     if isinstance(layer, int) and not isinstance(layer, bool):
@@ -161,9 +164,6 @@ def pick_layer(
             f"{model_name} has {len(candidates)} {what}s, no index {layer}; choose one of: "
             f"{listing}"
         )
-    for name, m in candidates:
-        if name == layer:
-            return name, m
     all_names = {n for n, _ in model.named_modules() if n}
     if layer in all_names:
         raise ValueError(f"{model_name}: {layer!r} is not a {what}; {what}s: {listing}")

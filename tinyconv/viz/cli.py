@@ -306,14 +306,23 @@ def _dataset(
     C, H, W = shape
     name = getattr(args, "data", None) or meta.get("dataset") or data.default_dataset()
     if os.path.isdir(name):  # a folder of class subfolders: every image is a test image
-        x, y, classes = data.load_folder(name, size=(H, W), channels=C,
-                                         classes=meta.get("classes"))
-        ds = {"test": (x, y), "classes": classes, "name": Path(name).resolve().name,
-              "mean": (0.0,), "std": (1.0,)}
+        x, y, classes = data.load_folder(name, size=(H, W), channels=C, classes=meta.get("classes"))
+        ds = {
+            "test": (x, y),
+            "classes": classes,
+            "name": Path(name).resolve().name,
+            "mean": (0.0,),
+            "std": (1.0,),
+        }
     else:
         mean, std = data.normalization(name)
-        ds = {"test": data.load(name, "test"), "classes": data.classes(name), "name": name,
-              "mean": mean, "std": std}
+        ds = {
+            "test": data.load(name, "test"),
+            "classes": data.classes(name),
+            "name": name,
+            "mean": mean,
+            "std": std,
+        }
     if limit is not None:
         ds["test"] = tuple(a[:limit] for a in ds["test"])
     x, _ = ds["test"]

@@ -24,6 +24,7 @@ import numpy
 from ..nn.module import Module
 from ..tensor import Tensor, enable_grad
 from ._figure import hide_ticks, image_for_display, new_figure, pick_layer, to_numpy, unit_range
+from .features import ACTIVATION_KINDS
 from .filters import conv_layers
 
 
@@ -77,11 +78,19 @@ def resize_bilinear(a: numpy.ndarray, height: int, width: int) -> numpy.ndarray:
 
 
 def _choose_layer(model: Module, layer: int | str | None) -> tuple[str, Module]:
-    if isinstance(layer, str) and not layer.lstrip("-").isdigit():
+    """The layer named ``layer``; an index among the conv layers; or, for None, the last conv
+    layer, or the activation module right after it (its rectified maps, as in the paper)."""
+    if isinstance(layer, str):
         for name, m in model.named_modules():
             if name == layer:
                 return name, m
-    return pick_layer(model, layer, conv_layers(model), "conv layer", default=-1)
+    name, conv = pick_layer(model, layer, conv_layers(model), "conv layer", default=-1)
+    if layer is None:
+        order = [(n, m) for n, m in model.named_modules() if n]
+        i = next(i for i, (n, _) in enumerate(order) if n == name)
+        if i + 1 < len(order) and isinstance(order[i + 1][1], ACTIVATION_KINDS):
+            return order[i + 1]
+    return name, conv
 
 
 def grad_cam(
@@ -94,7 +103,8 @@ def grad_cam(
         x: the input, (C, H, W) or (1, C, H, W), normalised as in training.
         target (int | None): the class to explain. Default: the predicted class.
         layer: a layer's dotted name (any layer with a (1, K, h, w) output), or an index
-            among the conv layers. Default: the last conv layer.
+            among the conv layers. Default: the last conv layer, or the activation layer
+            (ReLU) that follows it directly, whose rectified maps the paper uses.
 
     Returns:
         GradCam.
@@ -108,7 +118,7 @@ def grad_cam(
         >>> tinyconv.manual_seed(0)
         >>> res = grad_cam(models.get("simple_convnet"), numpy.ones((1, 28, 28), "float32"))
         >>> res.cam.shape, res.raw.shape, res.layer
-        ((28, 28), (24, 24), 'conv1')
+        ((28, 28), (24, 24), 'relu1')
     """
     data = x.data if isinstance(x, Tensor) else to_numpy(x)
     if data.ndim == 3:
@@ -201,7 +211,7 @@ def plot_grad_cam(
     grey = img if img.ndim == 2 else img.mean(axis=2)
     names = [str(c) for c in classes] if classes is not None else None
     n = len(results)
-    fig = new_figure(9, 3.1 * n + 0.3)
+    fig = new_figure(9, 3.4 * n + 0.2)
     for row, res in enumerate(results):
         pred = int(res.probs.argmax())
 
