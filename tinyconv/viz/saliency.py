@@ -211,7 +211,7 @@ def plot_grad_cam(
     grey = img if img.ndim == 2 else img.mean(axis=2)
     names = [str(c) for c in classes] if classes is not None else None
     n = len(results)
-    fig = new_figure(9, 3.4 * n + 0.2)
+    fig = new_figure(7.8, 2.95 * n + 0.2)
     for row, res in enumerate(results):
         pred = int(res.probs.argmax())
 
