@@ -134,6 +134,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--channels", type=int, choices=(1, 3), help="1 grey or 3 RGB (folder data)")
     t.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="(default cpu)")
     t.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
+    t.add_argument(
+        "--serve",
+        nargs="?",
+        const="127.0.0.1:8000",
+        metavar="[HOST:]PORT",
+        help="watch the training live in the browser, then play with the model (127.0.0.1:8000)",
+    )
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser(
@@ -175,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .viz.cli import add_viz_parser  # noqa: PLC0415  (matplotlib stays unimported here)
 
     add_viz_parser(sub)
+    from .serve.server import add_serve_parser  # noqa: PLC0415
+
+    add_serve_parser(sub)
     return p
 
 
@@ -386,6 +396,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"test images, {C}x{H}x{W}), {settings['epochs']} epoch(s), batch "
             f"{settings['batch_size']}, {settings['optimizer']} lr {settings['lr']}, seed {seed}"
         )
+    live = None
+    if args.serve:
+        from .serve import start_live_training  # noqa: PLC0415
+
+        live = start_live_training(
+            args.serve, model, (C, H, W), ds["classes"], ds["mean"], ds["std"]
+        )
     try:
         history = fit(
             model,
@@ -397,6 +414,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             resume=bool(args.resume),
             seed=seed,
             verbose=not quiet,
+            **(live.fit_kwargs if live else {}),
         )
     except KeyboardInterrupt:
         print(
@@ -431,6 +449,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     print(f"  checkpoints  {out / 'checkpoints'}/")
     print(f"Next: tinyconv evaluate {model_path}  |  tinyconv predict {model_path} IMAGE.png")
+    if live:
+        live.finish(model_path)  # serves the saved model until Ctrl-C
     return 0
 
 
