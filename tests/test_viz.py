@@ -192,6 +192,7 @@ def test_plot_filters_grey_and_rgb_tiles(tmp_path):
     assert len(few.axes) == 12 and "first 12 of 30" in few._suptitle.get_text()
 
 
+@needs_mpl
 def test_filters_layer_by_name_or_index_and_errors():
     model = models.get("mnist_cnn")
     assert plot_filters(model, layer="conv2").axes[0].images[0].get_array().shape == (5, 5)
@@ -549,6 +550,7 @@ def test_cli_pictures_write_pngs(args, tiles, run_dir, tmp_path, capsys, monkeyp
         assert_real_content(fig, min_std=1e-4, fraction=0.5)
 
 
+@needs_mpl
 @pytest.mark.parametrize(
     "args, message",
     [
