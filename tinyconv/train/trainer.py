@@ -139,6 +139,7 @@ def fit(
     batch_size: int = 32,
     lr: float | None = None,
     keep_checkpoints: int = 2,
+    distributed: Any = False,
 ) -> History:
     """Train ``model`` for ``epochs`` epochs and return the per-epoch ``History``.
 
@@ -162,6 +163,10 @@ def fit(
         batch_size (int): batch size for array data. Default: 32.
         lr (float | None): learning rate when ``optimizer`` is a name or None.
         keep_checkpoints (int): how many epoch checkpoints to keep. Default: 2.
+        distributed (bool | DataParallel): data-parallel training over the MPI ranks of
+            ``mpirun -n K python -m mpi4py ...``: each global batch is split over the ranks,
+            gradients are averaged, metrics combined, and only rank 0 prints and writes
+            checkpoints (see ``tinyconv.distributed``). Default: False.
 
     Returns:
         History: ``history.history`` with ``epoch``, ``loss``, ``acc``, ``lr``, ``time`` and, with
@@ -194,12 +199,19 @@ def fit(
     callbacks = list(callbacks or [])
     dtype, device = model_placement(model)
     out = sys.stdout
+    dp = None
+    if distributed:
+        from ..distributed import FitHooks  # noqa: PLC0415  (mpi4py only when asked for)
+
+        dp = FitHooks(distributed)
+        verbose = verbose and dp.is_root
 
     # --------------------------------------------------------------- start or resume
     ckpt_path = resolve_checkpoint(resume, checkpoint_dir)
     if ckpt_path is not None and checkpoint_dir is None:
         checkpoint_dir = ckpt_path.parent
-    manager = CheckpointManager(checkpoint_dir, keep=keep_checkpoints) if checkpoint_dir else None
+    writes = checkpoint_dir and (dp is None or dp.is_root)
+    manager = CheckpointManager(checkpoint_dir, keep=keep_checkpoints) if writes else None
     history = History()
     start = 1
     meta: dict[str, Any] | None = None
@@ -214,6 +226,8 @@ def fit(
         seed = int(backend.default_rng().integers(2**31 - 1))
     else:
         backend.manual_seed(int(numpy.random.SeedSequence([int(seed), 1]).generate_state(1)[0]))
+    if dp is not None:
+        seed = dp.agree_seed(seed)
     train_src = as_batches(train, batch_size, shuffle=True, seed=seed)
     val_src = (
         None
@@ -223,6 +237,8 @@ def fit(
     if meta is not None:
         set_rng_state(meta["rng"])
         set_loader_state(train_src, meta.get("loader"))
+    if dp is not None:
+        train_src, val_src, optimizer = dp.prepare(model, optimizer, train_src, val_src, start)
     es = early_stopping if isinstance(early_stopping, EarlyStopping) else None
     monitor = None
     if es is not None:
@@ -267,9 +283,11 @@ def fit(
                 callbacks,
                 verbose,
             )
+            if dp is not None:
+                logs, rate = dp.end_epoch(model, logs, rate)
             if val_src is not None:
                 with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                    res = evaluate(model, val_src, loss=loss_fn)
+                    res = (dp.evaluate if dp else evaluate)(model, val_src, loss=loss_fn)
                 if not math.isfinite(res["loss"]):
                     raise _Diverged(f"the validation loss became {res['loss']}", None)
                 logs["val_loss"], logs["val_acc"] = res["loss"], res["accuracy"]
