@@ -141,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="[HOST:]PORT",
         help="watch the training live in the browser, then play with the model (127.0.0.1:8000)",
     )
+    from .distributed.cli import add_train_flags  # noqa: PLC0415  (no MPI until it is used)
+
+    add_train_flags(t)
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser(
@@ -185,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .serve.server import add_serve_parser  # noqa: PLC0415
 
     add_serve_parser(sub)
+    from .distributed.launch import add_launch_parser  # noqa: PLC0415
+
+    add_launch_parser(sub)
     return p
 
 
@@ -295,10 +301,12 @@ def _input_shape(
 # ------------------------------------------------------------------------------ train
 def cmd_train(args: argparse.Namespace) -> int:
     from . import data, io, manual_seed  # noqa: PLC0415
+    from .distributed.cli import TrainRun  # noqa: PLC0415
     from .plots import plot_history  # noqa: PLC0415
     from .train import fit, make_optimizer  # noqa: PLC0415
 
-    quiet = args.quiet
+    ranks = TrainRun(args)  # one process: rank 0 of 1; under mpirun: data-parallel
+    quiet = args.quiet or not ranks.is_root
     chosen = False
     if args.resume:
         out = Path(args.resume)
@@ -331,8 +339,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             "image_size": args.image_size,
             "channels": args.channels,
         }
+        ranks.adjust(settings)
         stem = Path(settings["model"]).name.removesuffix(".safetensors")
         out = Path(args.out) if args.out else _out_dir(stem, Path(name).name)
+    out = ranks.agree_path(out)
     seed = int(settings["seed"])
     if args.device == "cuda":
         from .backend import check_cuda_available  # noqa: PLC0415
@@ -387,7 +397,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     val = data.DataLoader(x_test, y_test, batch_size=500, **norm)
     optimizer = make_optimizer(settings["optimizer"], model, settings["lr"])
     out.mkdir(parents=True, exist_ok=True)
-    if not args.resume:
+    if not args.resume and ranks.is_root:
         run = {"settings": settings, "command": sys.argv[1:], "started": time.ctime()}
         (out / "run.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
     if not quiet:
@@ -404,24 +414,28 @@ def cmd_train(args: argparse.Namespace) -> int:
             args.serve, model, (C, H, W), ds["classes"], ds["mean"], ds["std"]
         )
     try:
-        history = fit(
-            model,
-            train,
-            val,
-            epochs=int(settings["epochs"]),
-            optimizer=optimizer,
-            checkpoint_dir=out / "checkpoints",
-            resume=bool(args.resume),
-            seed=seed,
-            verbose=not quiet,
-            **(live.fit_kwargs if live else {}),
-        )
+        with ranks.guard():  # under mpirun, a failing rank ends the whole job
+            history = fit(
+                model,
+                train,
+                val,
+                epochs=int(settings["epochs"]),
+                optimizer=optimizer,
+                checkpoint_dir=out / "checkpoints",
+                resume=bool(args.resume),
+                seed=seed,
+                verbose=not quiet,
+                distributed=ranks.fit_arg,
+                **(live.fit_kwargs if live else {}),
+            )
     except KeyboardInterrupt:
         print(
             f"\ntinyconv: interrupted; continue with: tinyconv train --resume {out}",
             file=sys.stderr,
         )
         return 130
+    if not ranks.is_root:
+        return 0  # rank 0 saves the model and the history
     meta = {
         "model": settings["model"],
         "dataset": settings["data"],
