@@ -131,8 +131,8 @@ class Playground:
         self._captured: list[tuple[str, nn.Module, Any]] | None = None
         self.model = model
         model.eval()
+        summary = model.summary(self.input_shape)  # before freezing: it counts trainable params
         model.requires_grad_(False)
-        summary = model.summary(self.input_shape)
         out = summary.rows[-1].output_shape if summary.rows else ()
         if len(out) != 1:
             raise ValueError(

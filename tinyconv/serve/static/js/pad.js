@@ -33,7 +33,11 @@ export class Pad {
   down(e) {
     if (e.button !== 0 && e.pointerType === "mouse") return;
     e.preventDefault();
-    this.canvas.setPointerCapture(e.pointerId);
+    try {
+      this.canvas.setPointerCapture(e.pointerId); // keep the stroke when it leaves the pad
+    } catch {
+      // a pointer the browser no longer tracks: draw without capture
+    }
     this.last = this.point(e);
     this.segment(this.last, this.last);
   }
