@@ -13,14 +13,13 @@
 from __future__ import annotations
 
 import numpy
+from mpi_common import flat_state, max_diff_from_root, write_result
 
 import tinyconv
 from tinyconv import distributed as dist
 from tinyconv import functional as F
 from tinyconv.optim import SGD
 from tinyconv.train import fit
-
-from mpi_common import flat_state, max_diff_from_root, write_result
 
 dist.init()
 rank, K = dist.rank(), dist.size()

@@ -10,13 +10,12 @@ validation. Rank 0 then runs the same fit alone and compares.
 from __future__ import annotations
 
 import numpy
+from mpi_common import flat_state, max_diff_from_root, write_result
 
 import tinyconv
 from tinyconv import distributed as dist
 from tinyconv.optim import SGD
 from tinyconv.train import fit
-
-from mpi_common import flat_state, max_diff_from_root, write_result
 
 dist.init()
 rng = numpy.random.default_rng(0)

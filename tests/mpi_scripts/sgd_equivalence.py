@@ -13,14 +13,13 @@ from __future__ import annotations
 import sys
 
 import numpy
+from mpi_common import flat_state, hostnames, max_diff_from_root, write_result
 
 import tinyconv
 from tinyconv import distributed as dist
 from tinyconv import functional as F
 from tinyconv.optim import SGD
 from tinyconv.train import ArrayBatches
-
-from mpi_common import flat_state, hostnames, max_diff_from_root, write_result
 
 steps, batch, bucket_mb = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 dist.init()

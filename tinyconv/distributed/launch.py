@@ -87,9 +87,10 @@ def build_command(
     Example:
         >>> build_command(4, ["train", "--epochs", "1"], "mpiexec", "mpich", python="python")
         ['mpiexec', '-n', '4', 'python', '-m', 'mpi4py', '-m', 'tinyconv', 'train', '--epochs', '1']
-        >>> build_command(2, ["run.py"], "mpirun", "openmpi", hosts="a,b", python="py",
-        ...               oversubscribe=True)[:6]
-        ['mpirun', '-n', '2', '--oversubscribe', '--host', 'a,b']
+        >>> cmd = build_command(2, ["run.py"], "mpirun", "openmpi", hosts="a,b", python="py",
+        ...                     oversubscribe=True)  # Open MPI: --allow-run-as-root when root
+        >>> "--oversubscribe" in cmd, cmd[cmd.index("--host") :]
+        (True, ['--host', 'a,b', 'py', '-m', 'mpi4py', 'run.py'])
     """
     cmd = [mpiexec, "-n", str(nprocs)]
     if flavour == "openmpi":
