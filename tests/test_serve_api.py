@@ -33,7 +33,7 @@ from tinyconv.serve import (
     start_live_training,
 )
 from tinyconv.serve.server import parse_address
-from tinyconv.train import fit
+from tinyconv.train import evaluate, fit
 
 ROOT = Path(__file__).resolve().parents[1]
 MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
@@ -52,8 +52,11 @@ def trained_model_file(tmp_path_factory) -> Path:
         x, y, batch_size=100, shuffle=True, seed=0, mean=MNIST_MEAN, std=MNIST_STD
     )
     fit(model, loader, epochs=2, lr=2e-3, verbose=False, seed=0)
+    xt, yt = data.load("mnist-sample", "test")
+    test = data.DataLoader(xt, yt, batch_size=500, mean=MNIST_MEAN, std=MNIST_STD)
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {
+        "test_accuracy": evaluate(model, test)["accuracy"],
         "classes": [str(i) for i in range(10)],
         "mean": list(MNIST_MEAN),
         "std": list(MNIST_STD),

@@ -153,7 +153,7 @@ class Handler(BaseHTTPRequestHandler):
                 kind = CONTENT_TYPES[os.path.splitext(path)[1]]
                 self._send(200, self.server.files[path], kind, cache="no-cache")
             elif path == "/api/model":
-                self._json(200, self.server.playground.describe())
+                self._json(200, {**self.server.playground.describe(), "live": self.server.hub.live})
             elif path == "/api/events":
                 self._events()
             elif path == "/favicon.ico":

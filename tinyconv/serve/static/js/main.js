@@ -123,6 +123,8 @@ const training = new TrainingView(
 
 document.body.dataset.ready = "false";
 loadModel().then(() => {
+  // Only a server that runs (or ran) a training has events to stream.
+  if (model && model.live) training.connect();
+  else training.idle();
   document.body.dataset.ready = "true";
 });
-training.connect();

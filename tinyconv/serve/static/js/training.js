@@ -49,12 +49,15 @@ export class TrainingView {
     return true;
   }
 
+  idle() {
+    this.nodes.status.textContent =
+      "No training runs in this server. Start one with `tinyconv train --serve` to watch a model learn here.";
+  }
+
   hello(data) {
     this.live = data.live;
     if (!data.live) {
-      this.nodes.status.textContent =
-        "No training runs in this server. Start one with `tinyconv train --serve` to watch a model learn here.";
-      this.source.close();
+      this.idle();
       return;
     }
     this.nodes.dot.hidden = false;
