@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -496,3 +497,22 @@ def test_cli_train_serve_streams_then_serves_the_saved_model(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_prediction_with_every_feature_map_answers_within_50_ms(server):
+    """The issue's latency goal, on one keep-alive connection (see bench/serve_latency.py)."""
+    x, _ = data.load("mnist-sample", "test")
+    body = json.dumps({"image": np.kron(x[0, 0], np.ones((5, 5), np.uint8)).tolist()})
+    conn = http.client.HTTPConnection(*server.server_address[:2], timeout=30)
+    times = []
+    try:
+        for _ in range(25):
+            t0 = time.perf_counter()
+            conn.request("POST", "/api/predict", body=body.encode())
+            resp = conn.getresponse()
+            answer = json.loads(resp.read())
+            times.append(1000 * (time.perf_counter() - t0))
+            assert resp.status == 200 and len(answer["maps"]) == 2
+    finally:
+        conn.close()
+    assert np.median(times[5:]) < 50, times

@@ -116,6 +116,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "tinyconv-serve"
     timeout = 60  # seconds a connection may sit idle or half-sent
+    disable_nagle_algorithm = True  # headers and body go out at once, not 40 ms apart
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
         if not self.server.quiet:
