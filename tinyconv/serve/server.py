@@ -167,7 +167,10 @@ class Handler(BaseHTTPRequestHandler):
             self._internal_error(e)
 
     def do_HEAD(self) -> None:  # noqa: N802
-        self.do_GET()
+        if self.path.split("?", 1)[0] == "/api/events":
+            self._error(405, "HEAD /api/events: the event stream has no headers-only form")
+        else:
+            self.do_GET()
 
     def do_POST(self) -> None:  # noqa: N802
         path = self.path.split("?", 1)[0]
