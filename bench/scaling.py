@@ -277,7 +277,9 @@ def main() -> None:
             # one allreduce per gradient array: n latencies instead of one
             step = compute + ring_time(S, 128, alpha, B) + (n - 1) * 2 * 127 * alpha
             cells.append(f"{128 * a.batch / step:,.0f} ({100 * compute / step:.0f} %)")
-            print(f"| {model} ({S / 2**20:.2f} MiB, {n} arrays) | {net} | " + " | ".join(cells))
+            print(
+                f"| {model} ({S / 2**20:.2f} MiB, {n} arrays) | {net} | " + " | ".join(cells) + " |"
+            )
     print("(images/s, and in brackets the efficiency: compute time / step time)")
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
