@@ -111,15 +111,27 @@ def median_ms(times: list[float]) -> float:
     return 1000 * statistics.median(times)
 
 
-def alternate(fns: dict[str, Callable[[], Any]], steps: int, warmup: int) -> dict[str, list[float]]:
-    """Run each callable ``warmup`` times, then ``steps`` rounds alternating between them."""
-    for _ in range(warmup):
-        for f in fns.values():
+def alternate(
+    fns: dict[str, Callable[[], Any]], steps: int, warmup: int, round_steps: int = 5
+) -> dict[str, list[float]]:
+    """Time ``steps`` calls of each callable, in alternating rounds of ``round_steps`` calls.
+
+    Each system first runs ``warmup`` untimed calls. The rounds alternate between the
+    systems so that both see the same machine load, but a whole round runs at once, after a
+    short pause and one untimed call: a BLAS or OpenMP thread pool keeps spinning for a
+    while after its last call, and must not steal the cores from the other system's
+    timed steps (interleaving single steps made PyTorch's steps up to 3x slower).
+    """
+    for f in fns.values():
+        for _ in range(warmup):
             f()
     out: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(steps):
+    while min(len(v) for v in out.values()) < steps:
         for k, f in fns.items():
-            t0 = time.perf_counter()
+            time.sleep(0.05)  # let the other system's idle threads go to sleep
             f()
-            out[k].append(time.perf_counter() - t0)
+            for _ in range(min(round_steps, steps - len(out[k]))):
+                t0 = time.perf_counter()
+                f()
+                out[k].append(time.perf_counter() - t0)
     return out

@@ -7,6 +7,12 @@ records itself as the output's ``_ctx`` so that ``Tensor.backward`` can walk the
 back: a topological sort, then one reverse sweep. The sweep is iterative, so a graph as
 deep as a ResNet never meets Python's recursion limit, and gradients reaching one tensor
 along several paths (skip connections, concatenations) are summed.
+
+The graph links Functions, not tensors: a Function's ``parents`` are the Functions that
+made its inputs (or the leaf tensors themselves, whose ``.grad`` it fills). So an
+intermediate array lives only as long as someone uses it, the caller or a Function that
+saved it for backward, as in PyTorch: a layer's output that no backward needs is freed as
+soon as the next layer has read it.
 """
 
 from __future__ import annotations
@@ -69,7 +75,9 @@ class Function:
 
     needs_input_grad: tuple[bool, ...]
     saved: tuple[Any, ...]
-    parents: tuple[Any, ...]
+    parents: tuple[Any, ...]  # per input: its Function, the leaf Tensor itself, or None
+    out_shape: tuple[int, ...]
+    released = False  # True once backward has freed the saved arrays
 
     def save_for_backward(self, *values: Any) -> None:
         self.saved = values
@@ -89,7 +97,13 @@ class Function:
         if _grad_enabled and any(ctx.needs_input_grad):
             out.requires_grad = True
             out._ctx = ctx
-            ctx.parents = inputs
+            ctx.out_shape = out.shape
+            # link to the inputs' Functions, not to the input tensors: holding a tensor
+            # would keep its array alive until backward even when no backward needs it
+            ctx.parents = tuple(
+                (t._ctx if t._ctx is not None else t) if need else None
+                for t, need in zip(inputs, ctx.needs_input_grad, strict=True)
+            )
         return out
 
     @property
@@ -238,10 +252,12 @@ class Tensor:
             if tuple(g.shape) != self.shape:
                 raise ValueError(f"backward: gradient shape {tuple(g.shape)} != tensor shape {self.shape}")
 
-        # Topological order by an iterative depth-first search (no recursion).
-        order: list[Tensor] = []
+        # The graph's nodes are Functions and leaf tensors; order them by an iterative
+        # depth-first search (no recursion).
+        root: Function | Tensor = self._ctx if self._ctx is not None else self
+        order: list[Function | Tensor] = []
         visited: set[int] = set()
-        stack: list[tuple[Tensor, bool]] = [(self, False)]
+        stack: list[tuple[Function | Tensor, bool]] = [(root, False)]
         while stack:
             node, expanded = stack.pop()
             if expanded:
@@ -251,40 +267,45 @@ class Tensor:
                 continue
             visited.add(id(node))
             stack.append((node, True))
-            if node._ctx is not None:
-                for p in node._ctx.parents:
-                    if isinstance(p, Tensor) and p.requires_grad and id(p) not in visited:
+            if isinstance(node, Function):
+                if node.released:
+                    raise RuntimeError(
+                        f"backward through {node.name} a second time: its saved arrays were "
+                        "freed by the first backward(); pass retain_graph=True to keep them"
+                    )
+                for p in node.parents:
+                    if p is not None and id(p) not in visited:
                         stack.append((p, False))
 
-        grads: dict[int, Any] = {id(self): g}
+        grads: dict[int, Any] = {id(root): g}
         for node in reversed(order):
             dout = grads.pop(id(node), None)
             if dout is None:
                 continue
-            ctx = node._ctx
-            if ctx is None:  # a leaf: accumulate into .grad
+            if isinstance(node, Tensor):  # a leaf: accumulate into .grad
                 if node.grad is None:
                     node.grad = Tensor(dout)
                 else:  # out of place: dout may alias another gradient
                     node.grad = Tensor(node.grad.data + dout)
                 continue
-            in_grads = ctx.backward(dout)
+            in_grads = node.backward(dout)
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
-            for p, pg, need in zip(ctx.parents, in_grads, ctx.needs_input_grad, strict=False):
-                if not need or pg is None:
+            for p, pg, need in zip(node.parents, in_grads, node.needs_input_grad, strict=False):
+                if p is None or not need or pg is None:
                     continue
-                if tuple(pg.shape) != p.shape:
+                shape = p.shape if isinstance(p, Tensor) else p.out_shape
+                if tuple(pg.shape) != shape:
                     raise RuntimeError(
-                        f"internal error: {ctx.name}.backward returned a gradient of shape "
-                        f"{tuple(pg.shape)} for an input of shape {p.shape}"
+                        f"internal error: {node.name}.backward returned a gradient of shape "
+                        f"{tuple(pg.shape)} for an input of shape {shape}"
                     )
                 prev = grads.get(id(p))
                 grads[id(p)] = pg if prev is None else prev + pg
             if not retain_graph:
-                node._ctx = None
-                ctx.saved = ()
-                ctx.parents = ()
+                node.saved = ()
+                node.parents = ()
+                node.released = True
 
     # ------------------------------------------------------------ type and device
     def to(self, *args: Any, **kwargs: Any) -> Tensor:

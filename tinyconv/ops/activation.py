@@ -11,19 +11,41 @@ from typing import Any
 
 from ..backend import get_array_module
 from ..tensor import Function, Tensor
+from .parallel import for_chunks
 
 
 class ReLU(Function):
-    """y = max(x, 0); dx = dout where x > 0, else 0 (0 at x = 0, as PyTorch)."""
+    """y = max(x, 0); dx = dout where x > 0, else 0 (0 at x = 0, as PyTorch).
+
+    Both passes of the forward (the max and the mask) run chunk by chunk on all threads
+    (``for_chunks``), so each chunk is still in cache for the second pass. The outputs take
+    x's memory layout (channel-major after a convolution).
+    """
 
     def forward(self, x: Any) -> Any:
         xp = get_array_module(x)
-        self.save_for_backward(x > 0)  # the mask of the book's Relu layer
-        return xp.maximum(x, x.dtype.type(0))
+        zero = x.dtype.type(0)
+        y = xp.empty_like(x)
+        mask = xp.empty_like(x, dtype=bool)  # the mask of the book's Relu layer
+
+        def chunk(i: tuple[slice, ...]) -> None:
+            xp.maximum(x[i], zero, out=y[i])
+            xp.greater(y[i], zero, out=mask[i])
+
+        for_chunks(chunk, y)
+        self.save_for_backward(mask)
+        return y
 
     def backward(self, dout: Any) -> Any:
         (mask,) = self.saved
-        return dout * mask
+        xp = get_array_module(dout)
+        dx = xp.empty_like(mask, dtype=dout.dtype)
+
+        def chunk(i: tuple[slice, ...]) -> None:
+            xp.multiply(dout[i], mask[i], out=dx[i])
+
+        for_chunks(chunk, dx)
+        return dx
 
 
 class LeakyReLU(Function):

@@ -37,6 +37,7 @@ from typing import Any
 
 from ..backend import get_array_module
 from ..tensor import Function, Tensor
+from .parallel import run_blocks, workers_for
 
 Pair = tuple[int, int]
 Pads = tuple[int, int, int, int]  # (top, bottom, left, right)
@@ -153,6 +154,43 @@ def _pads(pad: int | Pair | Pads) -> Pads:
     return tuple(pad)  # type: ignore[return-value]
 
 
+def _windows(x_cm: Any, FH: int, FW: int, stride: Pair, dilation: Pair, out_hw: Pair) -> Any:
+    """Every patch of a padded, channel-major batch as one strided view (no copy).
+
+    x_cm (C, N, H_pad, W_pad) -> (C, FH, FW, N, out_h, out_w) with element [c, i, j, n, h, w]
+    = x_cm[c, n, h*SH + i*DH, w*SW + j*DW]: output pixel (h, w) starts its patch at row h*SH
+    and column w*SW, and tap (i, j) of the kernel lies i*DH rows and j*DW columns further.
+    Copied into shape (C*FH*FW, N*out_h*out_w) it is col^T: that copy is im2col.
+    """
+    xp = get_array_module(x_cm)
+    C, N = x_cm.shape[:2]
+    (SH, SW), (DH, DW), (out_h, out_w) = stride, dilation, out_hw
+    sC, sN, sH, sW = x_cm.strides  # bytes to step one channel, image, row, column
+    return xp.lib.stride_tricks.as_strided(
+        x_cm,
+        shape=(C, FH, FW, N, out_h, out_w),
+        strides=(sC, DH * sH, DW * sW, sN, SH * sH, SW * sW),
+    )
+
+
+def _col2im_add(
+    col_T: Any, img: Any, FH: int, FW: int, stride: Pair, dilation: Pair, out_hw: Pair
+) -> None:
+    """img += col2im(col): add col^T (C*FH*FW, N*out_h*out_w) onto img (C, N, H_pad, W_pad).
+
+    One strided add per kernel tap (i, j): tap (i, j) of the window at output pixel (h, w)
+    sits on row i*DH + SH*h and column j*DW + SW*w, so ``_windows(img)[:, i, j]``, a view,
+    receives it for every window at once. Pixels shared by overlapping windows (different
+    taps) sum their values; within one tap no two windows share a pixel.
+    """
+    C, N = img.shape[:2]
+    patches = col_T.reshape(C, FH, FW, N, *out_hw)  # a view when col_T is contiguous
+    taps = _windows(img, FH, FW, stride, dilation, out_hw)  # (C, FH, FW, N, out_h, out_w)
+    for i in range(FH):
+        for j in range(FW):
+            taps[:, i, j] += patches[:, i, j]  # (C, N, out_h, out_w)
+
+
 def im2col(
     x: Any,
     FH: int,
@@ -193,26 +231,17 @@ def im2col(
     """
     xp = get_array_module(x)
     N, C, H, W = x.shape
-    SH, SW = _pair(stride)
-    DH, DW = _pair(dilation)
-    pt, pb, pl, pr = _pads(pad)
+    S, D, P = _pair(stride), _pair(dilation), _pads(pad)
     if out_size is None:
-        out_h = conv_output_size(H, FH, SH, (pt, pb), DH, layer="im2col", dim="H")
-        out_w = conv_output_size(W, FW, SW, (pl, pr), DW, layer="im2col", dim="W")
-    else:
-        out_h, out_w = out_size
-    if pt or pb or pl or pr:
-        pads = ((0, 0), (0, 0), (pt, pb), (pl, pr))
-        x = xp.pad(x, pads, mode="constant", constant_values=pad_value)  # (N, C, H+pt+pb, W+pl+pr)
-    sN, sC, sH, sW = x.strides  # bytes to step one image, channel, row, column
-    # Output pixel (h, w) starts its patch at row h*SH, column w*SW; tap (i, j) of the
-    # kernel is i*DH rows and j*DW columns further. as_strided makes that a view: no copy.
-    patches = xp.lib.stride_tricks.as_strided(
-        x,
-        shape=(C, FH, FW, N, out_h, out_w),
-        strides=(sC, DH * sH, DW * sW, sN, SH * sH, SW * sW),
-    )
-    col_T = patches.reshape(C * FH * FW, N * out_h * out_w)  # the one copy
+        out_size = (
+            conv_output_size(H, FH, S[0], P[:2], D[0], layer="im2col", dim="H"),
+            conv_output_size(W, FW, S[1], P[2:], D[1], layer="im2col", dim="W"),
+        )
+    if any(P):
+        pads = ((0, 0), (0, 0), P[:2], P[2:])
+        x = xp.pad(x, pads, mode="constant", constant_values=pad_value)  # (N, C, H_pad, W_pad)
+    patches = _windows(x.transpose(1, 0, 2, 3), FH, FW, S, D, out_size)
+    col_T = patches.reshape(C * FH * FW, -1)  # the one copy: (C*FH*FW, N*out_h*out_w)
     return col_T.T  # (N*out_h*out_w, C*FH*FW)
 
 
@@ -244,24 +273,223 @@ def col2im(
     """
     xp = get_array_module(col)
     N, C, H, W = x_shape
-    SH, SW = _pair(stride)
-    DH, DW = _pair(dilation)
-    pt, pb, pl, pr = _pads(pad)
+    S, D, (pt, pb, pl, pr) = _pair(stride), _pair(dilation), _pads(pad)
     if out_size is None:
-        out_h = conv_output_size(H, FH, SH, (pt, pb), DH, layer="col2im", dim="H")
-        out_w = conv_output_size(W, FW, SW, (pl, pr), DW, layer="col2im", dim="W")
-    else:
-        out_h, out_w = out_size
-    patches = col.T.reshape(C, FH, FW, N, out_h, out_w)  # a view when col.T is contiguous
+        out_size = (
+            conv_output_size(H, FH, S[0], (pt, pb), D[0], layer="col2im", dim="H"),
+            conv_output_size(W, FW, S[1], (pl, pr), D[1], layer="col2im", dim="W"),
+        )
     img = xp.zeros((C, N, H + pt + pb, W + pl + pr), dtype=col.dtype)  # the padded input
-    for i in range(FH):
-        for j in range(FW):
-            # tap (i, j) of the window at output pixel (h, w) sits on row i*DH + SH*h and
-            # column j*DW + SW*w: one strided slice receives it for every (h, w) at once
-            rows = slice(i * DH, i * DH + SH * out_h, SH)
-            columns = slice(j * DW, j * DW + SW * out_w, SW)
-            img[:, :, rows, columns] += patches[:, i, j]  # (C, N, out_h, out_w)
+    _col2im_add(xp.ascontiguousarray(col.T), img, FH, FW, S, D, out_size)
     return img[:, :, pt : pt + H, pl : pl + W].transpose(1, 0, 2, 3)  # (N, C, H, W), a view
+
+
+# ------------------------------------------------------------------ the fast path
+# Three tricks make Conv2d below several times faster than im2col of the whole batch, with
+# the same arithmetic (tests/test_fast_paths.py checks it against im2col/col2im):
+#
+# 1. Blocks of images. On the CPU the batch goes through in blocks of a few images, so that
+#    a block's col (the im2col copy) stays in the core's cache (1-2 MiB of L2 here) while
+#    the matrix product reads it: col never travels to main memory. Nor is it kept for
+#    backward: backward rebuilds each block's col from the saved input (a cheap copy in
+#    cache) instead of holding C*FH*FW floats per output pixel.
+# 2. Threads. The blocks are independent, so ``run_blocks`` spreads them over the cores
+#    (NumPy and BLAS release the GIL); each thread has its own scratch arrays.
+# 3. Whole padded rows (stride 1). Output pixel (h, w) reads x_pad[h + i*DH, w + j*DW] for
+#    tap (i, j). Letting w run over the whole padded width W_pad instead of out_w makes
+#    (h, w) one contiguous run of out_h*W_pad floats in x_pad, so im2col copies long runs
+#    instead of rows of out_w floats (3-4x faster in NumPy), and col2im adds long runs.
+#    The last W_pad - out_w outputs of each row are junk (their windows wrap around into
+#    the next row); they are computed, then dropped by a view, and backward gives them a
+#    zero gradient so that they add nothing to dW or dx.
+BLOCK_BYTES = 1 << 20
+BLOCK_COLUMNS = 512  # ... but at least this many columns, or BLAS runs below speed
+ROWS_LIMIT = 20  # see _Geometry
+
+Block = tuple[int, int, int, int]  # images n0:n1, output rows h0:h1
+
+
+class _Geometry:
+    """The sizes of one convolution, its blocks, and each thread's scratch arrays for a block.
+
+    A block is a few whole images, or, when one image's col would not fit in BLOCK_BYTES
+    (large maps), a band of output rows of one image.
+    """
+
+    def __init__(self, x_shape: tuple[int, ...], W_shape: tuple[int, ...], stride: Pair,
+                 pads: Pads, dilation: Pair, groups: int, xp: Any, dtype: Any,
+                 bands: bool = True) -> None:  # fmt: skip
+        N, C, H, W = x_shape
+        FN, Cg, FH, FW = W_shape
+        self.xp, self.dtype = xp, dtype
+        self.N, self.C, self.H, self.W, self.FN, self.FH, self.FW = N, C, H, W, FN, FH, FW
+        self.G, self.K, self.Kg = groups, C * FH * FW, Cg * FH * FW
+        self.stride, self.pads, self.dilation = stride, pads, dilation
+        pt, pb, pl, pr = pads
+        self.Wp = W + pl + pr
+        self.out_h = conv_output_size(H, FH, stride[0], pads[:2], dilation[0], dim="H")
+        self.out_w = conv_output_size(W, FW, stride[1], pads[2:], dilation[1], dim="W")
+        # trick 3, whole padded rows, when the junk outputs cost less than the slow copy
+        # they save: about when FN*(W_pad - out_w)/out_w < ROWS_LIMIT (a 7x7 map padded to
+        # 9x9 under 512 filters computes 29% more products, and is better without)
+        rows = stride == (1, 1) and FN * (self.Wp - self.out_w) < ROWS_LIMIT * self.out_w
+        self.grid_w = self.Wp if rows else self.out_w  # outputs computed per row
+        row_bytes = self.K * self.grid_w * dtype.itemsize  # col of one output row
+        if xp.__name__ != "numpy":  # a GPU: one block
+            self.blocks: list[Block] = [(0, N, 0, self.out_h)]
+        elif bands and row_bytes * self.out_h > BLOCK_BYTES:  # bands of rows of one image
+            hb = max(BLOCK_BYTES // row_bytes, -(-BLOCK_COLUMNS // self.grid_w), 1)
+            self.blocks = [
+                (n, n + 1, h0, min(h0 + hb, self.out_h))
+                for n in range(N)
+                for h0 in range(0, self.out_h, hb)
+            ]
+        else:  # whole images
+            nb = max(BLOCK_BYTES // (row_bytes * self.out_h), -(-BLOCK_COLUMNS // self.P_image))
+            nb = max(1, min(N, nb))
+            self.blocks = [(n0, min(n0 + nb, N), 0, self.out_h) for n0 in range(0, N, nb)]
+        self.max_images = max(b[1] - b[0] for b in self.blocks)
+        self.max_rows = max(b[3] - b[2] for b in self.blocks)
+        self.slack = (FW - 1) * dilation[1]  # junk windows of the last row read this far on
+
+    @property
+    def P_image(self) -> int:
+        return self.out_h * self.grid_w
+
+    def in_rows(self, h0: int, h1: int) -> tuple[int, int]:
+        """The padded input rows [r0, r1) that output rows [h0, h1) read."""
+        SH, DH = self.stride[0], self.dilation[0]
+        return h0 * SH, (h1 - 1) * SH + DH * (self.FH - 1) + 1
+
+    def scratch(self, workers: int, *names: str) -> list[dict[str, Any]]:
+        """Per thread: "x" a zero-padded input block (nb, C, rows, W_pad); "col" col^T;
+        "out" a block of outputs, or of output gradients, on the grid (FN, nb, rows, grid_w)."""
+        nb, rows = self.max_images, self.max_rows
+        r0, r1 = self.in_rows(0, rows)
+        sizes = {
+            "x": nb * self.C * (r1 - r0) * self.Wp + self.slack,
+            "col": self.K * nb * rows * self.grid_w,
+            "out": self.FN * nb * rows * self.grid_w,
+        }
+        xp = self.xp
+        return [{k: xp.empty(sizes[k], dtype=self.dtype) for k in names} for _ in range(workers)]
+
+    def padded_block(self, flat: Any, x: Any, block: Block) -> Any:
+        """Copy the input rows of a block into a zero-padded scratch: (C, nb, rows, W_pad)."""
+        n0, n1, h0, h1 = block
+        pt, _, pl, _ = self.pads
+        r0, r1 = self.in_rows(h0, h1)  # padded rows; input row = padded row - pt
+        nb, rows = n1 - n0, r1 - r0
+        top = min(max(pt - r0, 0), rows)  # the band's rows of top padding
+        a = r0 + top - pt  # its first input row ...
+        n_in = max(0, min(r1 - pt, self.H) - a)  # ... and how many input rows it has
+        xb = flat[: nb * self.C * rows * self.Wp].reshape(nb, self.C, rows, self.Wp)
+        xb[:, :, :top] = 0  # top padding
+        xb[:, :, top + n_in :] = 0  # bottom padding
+        xb[:, :, :, :pl] = 0  # left padding
+        xb[:, :, :, pl + self.W :] = 0  # right padding
+        xb[:, :, top : top + n_in, pl : pl + self.W] = x[n0:n1, :, a : a + n_in]
+        flat[xb.size : xb.size + self.slack] = 0  # what the last junk windows read
+        return xb.transpose(1, 0, 2, 3)  # (C, nb, rows, W_pad), a view
+
+    def im2col_block(self, flat: Any, xb: Any, rows: int) -> Any:
+        """col^T of a padded block: (C*FH*FW, nb*rows*grid_w), one copy into ``flat``."""
+        nb = xb.shape[1]
+        col_T = flat[: self.K * nb * rows * self.grid_w]
+        col_T = col_T.reshape(self.C, self.FH, self.FW, nb, rows, self.grid_w)
+        grid = (rows, self.grid_w)
+        col_T[...] = _windows(xb, self.FH, self.FW, self.stride, self.dilation, grid)
+        return col_T.reshape(self.K, -1)
+
+
+def _conv_blocks(x: Any, col_W: Any, b: Any, g: _Geometry) -> Any:
+    """The convolution of x (N, C, H, W) with col_W (G, FN/G, Cg*FH*FW), plus b (FN,) or None.
+
+    Returns y channel-major and compact: (FN, N, out_h, out_w). Per block: pad, im2col,
+    one product y^T = col_W @ col^T on the grid, then drop the junk columns while adding
+    the bias (one pass, in cache).
+    """
+    xp = g.xp
+    G, FN, out_w = g.G, g.FN, g.out_w
+    y = xp.empty((FN, g.N, g.out_h, out_w), dtype=g.dtype)
+    scratch = g.scratch(workers_for(len(g.blocks)), "x", "col", "out")
+    bias = None if b is None else b.reshape(FN, 1, 1, 1)
+
+    def block(worker: int, k: int) -> None:
+        n0, n1, h0, h1 = g.blocks[k]
+        s = scratch[worker]
+        col_T = g.im2col_block(s["col"], g.padded_block(s["x"], x, g.blocks[k]), h1 - h0)
+        out = s["out"][: FN * col_T.shape[1]]
+        xp.matmul(col_W, col_T.reshape(G, g.Kg, -1), out=out.reshape(G, FN // G, -1))
+        out = out.reshape(FN, n1 - n0, h1 - h0, g.grid_w)[:, :, :, :out_w]
+        if bias is None:
+            y[:, n0:n1, h0:h1] = out
+        else:
+            xp.add(out, bias, out=y[:, n0:n1, h0:h1])
+
+    run_blocks(block, len(g.blocks))
+    return y
+
+
+def _grid_block(flat: Any, dout: Any, g: _Geometry, block: Block) -> Any:
+    """dout's block on the grid of computed outputs, (FN, nb, rows, grid_w), with zeros for
+    the junk outputs so that they send nothing back."""
+    n0, n1, h0, h1 = block
+    dy = flat[: g.FN * (n1 - n0) * (h1 - h0) * g.grid_w].reshape(g.FN, n1 - n0, h1 - h0, g.grid_w)
+    dy[:, :, :, : g.out_w] = dout[n0:n1, :, h0:h1].transpose(1, 0, 2, 3)
+    dy[:, :, :, g.out_w :] = 0
+    return dy.reshape(g.G, g.FN // g.G, -1)
+
+
+def _weight_grad_blocks(x: Any, dout: Any, g: _Geometry) -> Any:
+    """dW^T = sum over blocks of col^T @ dy^T: (G, Cg*FH*FW, FN/G).
+
+    col^T is rebuilt from x block by block; one partial sum per block, added up in block
+    order (the same result for any number of threads).
+    """
+    xp = g.xp
+    dW_T = xp.empty((len(g.blocks), g.G, g.Kg, g.FN // g.G), dtype=g.dtype)
+    scratch = g.scratch(workers_for(len(g.blocks)), "x", "col", "out")
+
+    def block(worker: int, k: int) -> None:
+        s, (n0, n1, h0, h1) = scratch[worker], g.blocks[k]
+        dy = _grid_block(s["out"], dout, g, g.blocks[k])
+        col_T = g.im2col_block(s["col"], g.padded_block(s["x"], x, g.blocks[k]), h1 - h0)
+        xp.matmul(col_T.reshape(g.G, g.Kg, -1), dy.transpose(0, 2, 1), out=dW_T[k])
+
+    run_blocks(block, len(g.blocks))
+    return dW_T.sum(axis=0)
+
+
+def _data_grad_col2im(dout: Any, col_W: Any, g: _Geometry) -> Any:
+    """dx (C, N, H, W) by dcol^T = col_W^T @ dy, then col2im, block by block (any stride).
+
+    ``g`` must have whole-image blocks (``bands=False``): col2im adds into the padded rows
+    around a band too, which belong to the neighbouring bands.
+    """
+    xp = g.xp
+    pt, _, pl, _ = g.pads
+    r0, Hp = g.in_rows(0, g.out_h)  # the padded rows that any window reaches
+    dx = xp.empty((g.C, g.N, g.H, g.W), dtype=g.dtype)
+    scratch = g.scratch(workers_for(len(g.blocks)), "x", "col", "out")
+
+    def block(worker: int, k: int) -> None:
+        s, (n0, n1, _, _) = scratch[worker], g.blocks[k]
+        nb = n1 - n0
+        dy = _grid_block(s["out"], dout, g, g.blocks[k])
+        dcol_T = s["col"][: g.K * dy.shape[2]].reshape(g.G, g.Kg, -1)
+        xp.matmul(col_W.transpose(0, 2, 1), dy, out=dcol_T)
+        img = s["x"][: nb * g.C * Hp * g.Wp + g.slack]
+        img[...] = 0
+        img = img[: nb * g.C * Hp * g.Wp].reshape(nb, g.C, Hp, g.Wp).transpose(1, 0, 2, 3)
+        _col2im_add(dcol_T, img, g.FH, g.FW, g.stride, g.dilation, (g.out_h, g.grid_w))
+        # rows past the last window's reach (floored sizes) get no gradient
+        rows = min(g.H, Hp - pt)
+        dx[:, n0:n1, :rows] = img[:, :, pt : pt + rows, pl : pl + g.W]
+        dx[:, n0:n1, rows:] = 0
+
+    run_blocks(block, len(g.blocks))
+    return dx
 
 
 # ------------------------------------------------------------------ the operations
@@ -275,50 +503,57 @@ class Conv2d(Function):
     (top, bottom, left, right).
 
     The products are written transposed, ``y^T = col_W^T @ col^T``: every filter's output
-    is then one contiguous row, and y (N, FN, out_h, out_w) is a view of the (FN, N, out_h,
-    out_w) result instead of a copy.
+    is then one contiguous row, and y (N, FN, out_h, out_w) is a view of the channel-major
+    (FN, N, out_h, out_w) result instead of a copy. The batch goes through in cache-sized
+    blocks of images on all cores and, at stride 1, over whole padded rows (see "the fast
+    path" above). Only the input is saved for backward.
+
+    Backward: dW^T = col^T @ dy^T. At stride 1, dx is itself a convolution: the gradient,
+    padded by d*(F - 1) - P, convolved with the filters flipped in H and W and with their
+    in/out channels swapped, dx[c] = sum_f dy_pad[f] ⋆ flip(W[f, c]) (every output that
+    input pixel (y, x) fed, y - i*d + P for tap i, found by sliding the flipped kernel).
+    That reuses the forward's blocks and avoids col2im's adds; other strides use col2im.
     """
 
     def forward(
         self, x: Any, W: Any, b: Any, *, stride: Pair, pads: Pads, dilation: Pair, groups: int
     ) -> Any:
-        N, C, H, W_in = x.shape
-        FN, Cg, FH, FW = W.shape
-        G = groups
-        out_h = conv_output_size(H, FH, stride[0], pads[:2], dilation[0], dim="H")
-        out_w = conv_output_size(W_in, FW, stride[1], pads[2:], dilation[1], dim="W")
-        M = N * out_h * out_w
-
-        col = im2col(x, FH, FW, stride, pads, dilation)  # (N*out_h*out_w, C*FH*FW)
-        col_T = col.T.reshape(G, Cg * FH * FW, M)  # (G, Cg*FH*FW, N*out_h*out_w), a view
-        col_W = W.reshape(G, FN // G, Cg * FH * FW)  # (G, FN/G, Cg*FH*FW): a filter per row
-        y = (col_W @ col_T).reshape(FN, M)  # (FN, N*out_h*out_w) = (col @ col_W^T)^T
-        if b is not None:
-            y += b[:, None]  # in place on the fresh product
-        # keep col only if dW is wanted, W only if dx is wanted
+        xp = get_array_module(x)
+        g = _Geometry(x.shape, W.shape, stride, pads, dilation, groups, xp, x.dtype)
+        col_W = W.reshape(g.G, g.FN // g.G, g.Kg)  # (G, FN/G, Cg*FH*FW): a filter per row
+        y = _conv_blocks(x, col_W, b, g)  # (FN, N, out_h, out_w)
         self.save_for_backward(
-            col_T if self.needs_input_grad[1] else None,
-            col_W if self.needs_input_grad[0] else None,
-            x.shape, W.shape, stride, pads, dilation, G, (out_h, out_w),
-        )  # fmt: skip
-        return y.reshape(FN, N, out_h, out_w).transpose(1, 0, 2, 3)  # (N, FN, out_h, out_w)
+            x if self.needs_input_grad[1] else None, W if self.needs_input_grad[0] else None, g
+        )
+        return y.transpose(1, 0, 2, 3)  # (N, FN, out_h, out_w), a view
 
     def backward(self, dout: Any) -> tuple[Any, Any, Any]:
-        col_T, col_W, x_shape, W_shape, stride, pads, dilation, G, out_hw = self.saved
-        FN, Cg, FH, FW = W_shape
+        x, W, g = self.saved
+        xp = get_array_module(dout)
+        G, FN, FH, FW, (DH, DW) = g.G, g.FN, g.FH, g.FW, g.dilation
         dx = dW = db = None
-        if self.needs_input_grad[0] or self.needs_input_grad[1]:
-            # (N, FN, out_h, out_w) -> (G, FN/G, N*out_h*out_w): free when dout is channel-major
-            dout_T = dout.transpose(1, 0, 2, 3).reshape(G, FN // G, -1)
-        if self.needs_input_grad[0]:
-            dcol_T = col_W.transpose(0, 2, 1) @ dout_T  # (G, Cg*FH*FW, N*out_h*out_w)
-            dcol = dcol_T.reshape(G * Cg * FH * FW, -1).T  # (N*out_h*out_w, C*FH*FW)
-            dx = col2im(dcol, x_shape, FH, FW, stride, pads, dilation, out_size=out_hw)
-        if self.needs_input_grad[1]:
-            dW = dout_T @ col_T.transpose(0, 2, 1)  # (G, FN/G, Cg*FH*FW) = (col^T @ dout)^T
-            dW = dW.reshape(W_shape)  # (FN, Cg, FH, FW)
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
             db = dout.sum(axis=(0, 2, 3))  # (FN,)
+        if self.needs_input_grad[1]:
+            dW_T = _weight_grad_blocks(x, dout, g)  # (G, Cg*FH*FW, FN/G)
+            dW = xp.ascontiguousarray(dW_T.transpose(0, 2, 1)).reshape(FN, -1, FH, FW)
+        if self.needs_input_grad[0]:
+            pt, pb, pl, pr = g.pads
+            flip_pads = (DH * (FH - 1) - pt, DH * (FH - 1) - pb, DW * (FW - 1) - pl, DW * (FW - 1) - pr)
+            if g.stride == (1, 1) and min(flip_pads) >= 0:
+                # the flipped, channel-swapped filters: (G, Cg, FN/G, FH, FW) -> (C, FN/G, FH, FW)
+                Cg = g.C // G
+                W_flip = W.reshape(G, FN // G, Cg, FH, FW)[:, :, :, ::-1, ::-1]
+                W_flip = xp.ascontiguousarray(W_flip.transpose(0, 2, 1, 3, 4))
+                g_dx = _Geometry(dout.shape, (g.C, FN // G, FH, FW), (1, 1), flip_pads,
+                                 g.dilation, G, xp, dout.dtype)  # fmt: skip
+                col_W_flip = W_flip.reshape(G, Cg, (FN // G) * FH * FW)
+                dx = _conv_blocks(dout, col_W_flip, None, g_dx)  # (C, N, H, W)
+            else:
+                g_img = _Geometry((g.N, g.C, g.H, g.W), W.shape, g.stride, g.pads,
+                                  g.dilation, G, xp, dout.dtype, bands=False)  # fmt: skip
+                dx = _data_grad_col2im(dout, W.reshape(G, FN // G, g.Kg), g_img)
+            dx = dx.transpose(1, 0, 2, 3)  # (N, C, H, W), a view
         return dx, dW, db
 
 

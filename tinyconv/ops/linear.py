@@ -10,28 +10,59 @@ from typing import Any
 
 from ..backend import get_array_module
 from ..tensor import Function, Tensor
+from .parallel import get_num_threads, run_blocks
 
 
 class Linear(Function):
-    """y = x @ W^T + b.  x (N, *, in), W (out, in), b (out,) -> (N, *, out)."""
+    """y = x @ W^T + b.  x (N, *, in), W (out, in), b (out,) -> (N, *, out).
+
+    Large products are split into one slice per thread (``_matmul``): rows of y and dx,
+    rows of dW, so no slice needs another's result.
+    """
 
     def forward(self, x: Any, W: Any, b: Any = None) -> Any:
         self.save_for_backward(x, W, b is not None)
-        y = x @ W.T  # (N, out)
+        y = _matmul(x, W.T)  # (N, out)
         if b is not None:
             y += b
         return y
 
     def backward(self, dout: Any) -> tuple[Any, Any, Any]:
         x, W, has_b = self.saved
-        dx = dout @ W if self.needs_input_grad[0] else None  # (N, in)
+        dx = _matmul(dout, W) if self.needs_input_grad[0] else None  # (N, in)
         dW = db = None
         if self.needs_input_grad[1]:
             x2 = x.reshape(-1, x.shape[-1])  # (N*, in)
-            dW = dout.reshape(-1, dout.shape[-1]).T @ x2  # (out, in)
+            dW = _matmul(dout.reshape(-1, dout.shape[-1]).T, x2)  # (out, in)
         if has_b and self.needs_input_grad[2]:
             db = dout.reshape(-1, dout.shape[-1]).sum(axis=0)
         return dx, dW, db
+
+
+PARALLEL_FLOPS = 1 << 22  # below this a product is not worth splitting across threads
+
+
+def _matmul(a: Any, b: Any) -> Any:
+    """a @ b, with the rows of the result split among the threads when the product is large.
+
+    a (M, K) @ b (K, P) -> (M, P): thread t multiplies rows [t*M/T, (t+1)*M/T) of a (each
+    row of the result is computed exactly as in one big product). Other shapes, and small
+    products, go to ``@`` directly.
+    """
+    xp = get_array_module(a)
+    M, K = a.shape[-2:]
+    P = b.shape[-1]
+    T = get_num_threads()
+    if a.ndim != 2 or b.ndim != 2 or T == 1 or 2 * M * K * P < PARALLEL_FLOPS or M < 2 * T:
+        return a @ b
+    out = xp.empty((M, P), dtype=xp.result_type(a, b))
+    step = -(-M // T)  # ceil(M / T) rows per thread
+
+    def rows(worker: int, k: int) -> None:
+        xp.matmul(a[k * step : (k + 1) * step], b, out=out[k * step : (k + 1) * step])
+
+    run_blocks(rows, -(-M // step))
+    return out
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, *, layer: str = "linear") -> Tensor:

@@ -26,6 +26,7 @@ from typing import Any
 
 from ..backend import get_array_module
 from ..tensor import Function, Tensor, is_grad_enabled
+from .parallel import for_chunks
 
 Pair = tuple[int, int]
 
@@ -168,12 +169,57 @@ def _crop(dx_pad: Any, padding: Pair) -> Any:
 
 
 # ---------------------------------------------------------------- max / min
+def _tiles(x: Any, kernel: Pair, out_hw: Pair) -> Any:
+    """Non-overlapping windows as a view: (N, C, out_h, F_h, out_w, F_w), no copy.
+
+    When the stride equals the kernel and there is no padding, window (h, w) is the block
+    x[h*F_h : (h+1)*F_h, w*F_w : (w+1)*F_w], so splitting H into (out_h, F_h) and W into
+    (out_w, F_w) turns the unrolled windows into a strided view of x itself (rows and
+    columns left over by the floor are simply not in it).
+    """
+    xp = get_array_module(x)
+    (FH, FW), (out_h, out_w) = kernel, out_hw
+    sN, sC, sH, sW = x.strides
+    return xp.lib.stride_tricks.as_strided(
+        x,
+        shape=(x.shape[0], x.shape[1], out_h, FH, out_w, FW),
+        strides=(sN, sC, FH * sH, sH, FW * sW, sW),
+    )
+
+
+def _empty(xp: Any, shape: tuple[int, ...], dtype: Any, channel_major: bool) -> Any:
+    """An empty (N, C, H, W) array, stored (C, N, H, W) when ``channel_major``.
+
+    Pooling keeps the layout of its input (channel-major after a convolution), so that
+    the chunks ``for_chunks`` cuts along the outer axis are contiguous in every array.
+    """
+    if not channel_major:
+        return xp.empty(shape, dtype=dtype)
+    N, C, *rest = shape
+    return xp.empty((C, N, *rest), dtype=dtype).transpose(1, 0, 2, 3)
+
+
+def _same_layout(xp: Any, a: Any, channel_major: bool) -> Any:
+    """a, copied into the (N, C, H, W) or (C, N, H, W) memory layout unless already in it."""
+    if (a.strides[1] > a.strides[0]) == channel_major:
+        return a
+    out = _empty(xp, a.shape, a.dtype, channel_major)
+    out[...] = a
+    return out
+
+
 class MaxPool(Function):
     """y = max (or min) of each window.  x (N, C, H, W) -> (N, C, out_h, out_w).
 
     The max of each unrolled row is a running max over the row's F_h*F_w columns; the
     argmax remembers which column won (the first one on ties: only a strictly larger value
     replaces it). Backward routes each window's gradient to that element.
+
+    Fast path, the usual 2x2 stride 2 (any stride == kernel without padding): the windows
+    do not overlap, so the columns are strided views of x itself (``_tiles``), nothing is
+    padded, and backward writes every element of dx exactly once, the window's gradient
+    where the argmax points and zero elsewhere, with no zero-filling and no adding. It runs
+    chunk by chunk (of images, or of channels when x is channel-major) on all threads.
     """
 
     def forward(
@@ -181,26 +227,58 @@ class MaxPool(Function):
     ) -> Any:
         xp = get_array_module(x)
         better, pick = (xp.greater, xp.maximum) if mode == "max" else (xp.less, xp.minimum)
-        x_pad = _pad(x, padding, -math.inf if mode == "max" else math.inf)
         need_arg = self.needs_input_grad[0] and is_grad_enabled()
         index_dtype = xp.int8 if kernel[0] * kernel[1] <= 127 else xp.int32  # argmax in a window
-        y = arg = None
-        for k, i, j in _offsets(kernel):
-            col = _column(x_pad, i, j, stride, out_hw)  # (N, C, out_h, out_w)
-            if y is None:
-                y = col.copy()
-                arg = xp.zeros(y.shape, dtype=index_dtype) if need_arg else None
-                continue
-            if need_arg:
-                arg = xp.where(better(col, y), k, arg)  # strictly better: the first winner stays
-            pick(y, col, out=y)
-        self.save_for_backward(arg, x_pad.shape, kernel, stride, padding, out_hw)
+        channel_major = x.strides[1] > x.strides[0]  # x is (C, N, H, W) in memory
+        shape = (*x.shape[:2], *out_hw)  # (N, C, out_h, out_w), in the layout of x
+        y = _empty(xp, shape, x.dtype, channel_major)
+        arg = _empty(xp, shape, index_dtype, channel_major) if need_arg else None
+        if need_arg:
+            arg[...] = 0
+        tiled = stride == kernel and padding == (0, 0)
+
+        def running_max(columns: list[Any], y: Any, arg: Any) -> None:
+            y[...] = columns[0]  # every col is (n, c, out_h, out_w), a strided view
+            for k, col in enumerate(columns[1:], start=1):
+                if arg is not None:
+                    # arg = k where col is strictly better (the first winner stays). k grows,
+                    # so that is max(arg, k * better): two fast passes, no masked copy
+                    xp.maximum(arg, better(col, y) * index_dtype(k), out=arg)
+                pick(y, col, out=y)
+
+        if tiled:
+
+            def chunk(i: tuple[slice, ...]) -> None:
+                windows = _tiles(x[i], kernel, out_hw)
+                columns = [windows[:, :, :, a, :, b] for _, a, b in _offsets(kernel)]
+                running_max(columns, y[i], None if arg is None else arg[i])
+
+            for_chunks(chunk, x, axis=1 if channel_major else 0)
+        else:
+            x_pad = _pad(x, padding, -math.inf if mode == "max" else math.inf)
+            running_max([_column(x_pad, a, b, stride, out_hw) for _, a, b in _offsets(kernel)], y, arg)
+        self.save_for_backward(arg, x.shape, kernel, stride, padding, out_hw, tiled, channel_major)
         return y
 
     def backward(self, dout: Any) -> Any:
-        arg, padded_shape, kernel, stride, padding, out_hw = self.saved
+        arg, x_shape, kernel, stride, padding, out_hw, tiled, channel_major = self.saved
         xp = get_array_module(dout)
-        dx_pad = xp.zeros(padded_shape, dtype=dout.dtype)
+        if tiled:
+            H, W = x_shape[2:]
+            dx = _empty(xp, x_shape, dout.dtype, channel_major)  # dx in the layout of x
+            dout = _same_layout(xp, dout, channel_major)  # (a small copy after a flatten)
+
+            def chunk(i: tuple[slice, ...]) -> None:
+                if H % kernel[0] or W % kernel[1]:
+                    dx[i] = 0  # rows/columns left over by the floor get no gradient
+                windows = _tiles(dx[i], kernel, out_hw)
+                for k, a, b in _offsets(kernel):  # every element of dx written once
+                    xp.multiply(dout[i], arg[i] == k, out=windows[:, :, :, a, :, b])
+
+            for_chunks(chunk, dx, axis=1 if channel_major else 0)
+            return dx
+        ph, pw = padding
+        dx_pad = xp.zeros((*x_shape[:2], x_shape[2] + 2 * ph, x_shape[3] + 2 * pw), dout.dtype)
         zero = dout.dtype.type(0)
         for k, i, j in _offsets(kernel):  # col2im: windows that overlap add up
             _column(dx_pad, i, j, stride, out_hw)[...] += xp.where(arg == k, dout, zero)

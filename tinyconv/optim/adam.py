@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from ..backend import get_array_module
+from ..ops.parallel import for_chunks
 from ..tensor import Tensor
 from .optimizer import Optimizer, ParamsT, check_hyper
 
@@ -93,23 +94,40 @@ class Adam(Optimizer):
                 state["max_exp_avg_sq"] = xp.zeros_like(p.data)
         state["step"] += 1
         t = state["step"]
-        g = grad
-        if wd != 0:
-            if self._decoupled:
-                p.data *= c(1 - lr * wd)  # AdamW: shrink the weights, not the gradient
-            else:
-                g = g + c(wd) * p.data
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        m += c(1 - beta1) * (g - m)
-        v *= c(beta2)
-        v += c(1 - beta2) * (g * g)
-        if group["amsgrad"]:
-            xp.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-            v = state["max_exp_avg_sq"]
-        step_size = lr / (1 - beta1**t)
-        bias_correction2_sqrt = math.sqrt(1 - beta2**t)
-        denom = xp.sqrt(v) / c(bias_correction2_sqrt) + c(group["eps"])
-        p.data -= c(step_size) * (m / denom)
+        v_max = state.get("max_exp_avg_sq")
+        if wd != 0 and self._decoupled:
+            p.data *= c(1 - lr * wd)  # AdamW: shrink the weights, not the gradient
+        l2 = c(wd) if wd != 0 and not self._decoupled else None
+        step_size = c(lr / (1 - beta1**t))
+        bias_correction2_sqrt = c(math.sqrt(1 - beta2**t))
+        b1, b2, eps = c(1 - beta1), c(beta2), c(group["eps"])
+        one_minus_b2 = c(1 - beta2)
+        w = p.data
+
+        # In place, with one scratch array per chunk: the same arithmetic as the formulas
+        # in the docstring, without a fresh array for every intermediate result.
+        def chunk(i: tuple[slice, ...]) -> None:
+            g = grad[i] if l2 is None else grad[i] + l2 * w[i]  # L2 penalty: g + wd * p
+            tmp = xp.subtract(g, m[i])  # m <- m + (1 - beta1)(g - m)
+            tmp *= b1
+            m[i] += tmp
+            xp.multiply(g, g, out=tmp)  # v <- beta2 v + (1 - beta2) g^2
+            tmp *= one_minus_b2
+            v[i] *= b2
+            v[i] += tmp
+            vi = v[i]
+            if v_max is not None:  # amsgrad: the running max of v replaces v
+                xp.maximum(v_max[i], vi, out=v_max[i])
+                vi = v_max[i]
+            xp.sqrt(vi, out=tmp)  # denominator sqrt(v) / sqrt(1 - beta2^t) + eps
+            tmp /= bias_correction2_sqrt
+            tmp += eps
+            xp.divide(m[i], tmp, out=tmp)  # p <- p - lr/(1 - beta1^t) m / denominator
+            tmp *= step_size
+            w[i] -= tmp
+
+        for_chunks(chunk, w)
 
 
 class AdamW(Adam):
