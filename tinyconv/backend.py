@@ -90,9 +90,9 @@ def resolve_dtype(dtype: Any) -> numpy.dtype:
     if dtype is None:
         return numpy.dtype(DEFAULT_DTYPE)
     if isinstance(dtype, str) and dtype in ("bfloat16", "bf16"):
-        import ml_dtypes  # noqa: PLC0415
+        from .dtypes import bfloat16  # noqa: PLC0415  (ml_dtypes, with a clear error without it)
 
-        return numpy.dtype(ml_dtypes.bfloat16)
+        return bfloat16()
     return numpy.dtype(dtype)
 
 
