@@ -16,6 +16,11 @@ an uninterrupted run.
 
 A NaN or infinite loss stops training at once: ``TrainingDiverged`` is raised, the model gets
 back the weights of the last completed epoch, and no checkpoint is written from the bad state.
+
+Mixed precision (``precision="fp16-mixed"`` or ``"bf16-mixed"``, see ``tinyconv.amp``): the
+forward pass and the loss run under ``autocast`` while the model keeps float32 master weights;
+with float16 the loss is scaled by a ``GradScaler`` before backward, and a batch whose
+gradients (or loss) overflow skips its optimizer step instead of stopping the run.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import Any
 import numpy
 
 from .. import backend
+from ..amp import GradScaler, autocast, training_precision
 from ..tensor import Tensor
 from .batches import as_batches, count_correct, model_placement, num_batches, to_tensors
 from .callbacks import Callback, EarlyStopping, StopTraining, TrainingDiverged
@@ -116,6 +122,9 @@ def _fmt_epoch(epoch: int, epochs: int, logs: dict[str, Any], rate: float) -> st
     return " - ".join(parts)
 
 
+MAX_SKIPPED_STEPS = 30  # fp16-mixed: this many overflowing steps in a row is divergence
+
+
 class _Diverged(Exception):  # noqa: N818 - internal signal
     def __init__(self, what: str, batch: int | None) -> None:
         self.what, self.batch = what, batch
@@ -140,6 +149,7 @@ def fit(
     lr: float | None = None,
     keep_checkpoints: int = 2,
     distributed: Any = False,
+    precision: str = "fp32",
 ) -> History:
     """Train ``model`` for ``epochs`` epochs and return the per-epoch ``History``.
 
@@ -167,6 +177,10 @@ def fit(
             ``mpirun -n K python -m mpi4py ...``: each global batch is split over the ranks,
             gradients are averaged, metrics combined, and only rank 0 prints and writes
             checkpoints (see ``tinyconv.distributed``). Default: False.
+        precision (str): "fp32"; "fp16-mixed" (float16 forward and backward under
+            ``autocast``, float32 master weights and optimizer state, dynamic loss scaling:
+            a step whose gradients hold an inf or NaN is skipped); or "bf16-mixed" (bfloat16,
+            no loss scaling needed). The model must be float32. Default: "fp32".
 
     Returns:
         History: ``history.history`` with ``epoch``, ``loss``, ``acc``, ``lr``, ``time`` and, with
@@ -174,7 +188,8 @@ def fit(
 
     Raises:
         TrainingDiverged: the loss became NaN or infinite (the model keeps its last good weights).
-        ValueError: an unknown loss or optimizer name, epochs < 1, or a bad resume checkpoint.
+        ValueError: an unknown loss, optimizer or precision name, epochs < 1, a bad resume
+            checkpoint, or a mixed precision for a model that is not float32.
         FileNotFoundError: ``resume`` names a checkpoint that does not exist.
 
     Example:
@@ -198,6 +213,17 @@ def fit(
         early_stopping = EarlyStopping(patience=early_stopping)
     callbacks = list(callbacks or [])
     dtype, device = model_placement(model)
+    amp_dtype, scaler = training_precision(precision)
+    if amp_dtype is not None and dtype != numpy.float32:
+        raise ValueError(
+            f"fit: precision={precision!r} keeps float32 master weights, but the model is "
+            f"{dtype}; call model.float() first (a half() model is for inference)"
+        )
+    if scaler is not None and distributed:
+        raise ValueError(
+            "fit: precision='fp16-mixed' is not supported with distributed training (a rank "
+            "that skips an overflowing step would leave the others waiting); use 'bf16-mixed'"
+        )
     out = sys.stdout
     dp = None
     if distributed:
@@ -220,6 +246,8 @@ def fit(
         history = History.from_dict(meta["history"])
         start = int(meta["epoch"]) + 1
         seed = int(meta["seed"])
+        if scaler is not None and meta.get("scaler"):
+            scaler.load_state_dict(meta["scaler"])
         if verbose:
             print(f"Resuming from {ckpt_path} (epoch {meta['epoch']} done)", file=out)
     elif seed is None:
@@ -258,6 +286,7 @@ def fit(
                 "history": history.to_dict(),
                 "rng": get_rng_state(),
                 "loader": loader_state(train_src),
+                "scaler": scaler.state_dict() if scaler is not None else None,
             },
         )
 
@@ -282,6 +311,8 @@ def fit(
                 device,
                 callbacks,
                 verbose,
+                amp_dtype,
+                scaler,
             )
             if dp is not None:
                 logs, rate = dp.end_epoch(model, logs, rate)
@@ -360,38 +391,63 @@ def _train_epoch(
     device: str,
     callbacks: list[Any],
     verbose: bool,
+    amp_dtype: Any = None,
+    scaler: GradScaler | None = None,
 ) -> tuple[dict[str, Any], float]:
-    """One pass over ``train``; returns the epoch's mean loss and accuracy, and images/s."""
+    """One pass over ``train``; returns the epoch's mean loss and accuracy, and images/s.
+
+    With a ``scaler`` (fp16-mixed) a non-finite loss is not divergence by itself: its step is
+    skipped and the scale halved; only ``MAX_SKIPPED_STEPS`` skipped steps in a row stop the
+    run. Skipped batches count in the accuracy but not in the mean loss.
+    """
     if hasattr(train, "set_epoch"):
         train.set_epoch(epoch - 1)  # loaders count epochs from 0
     model.train()
     bar = ProgressBar(num_batches(train), f"Epoch {epoch}/{epochs}", enabled=verbose)
     loss_sum, seen, correct, counted = 0.0, 0, 0, 0
+    total, skipped_in_a_row = 0, 0
     # Overflow on the way to a NaN is reported once, by the NaN check, not as NumPy warnings.
     with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"):
         try:
             for b, (x, y) in enumerate(train):
                 xt, yt = to_tensors(x, y, dtype, device)
-                output = model(xt)
-                loss = loss_fn(output, yt)
+                with autocast(amp_dtype, enabled=amp_dtype is not None):
+                    output = model(xt)
+                    loss = loss_fn(output, yt)
                 value = float(loss.item())
-                if not math.isfinite(value):
+                if not math.isfinite(value) and scaler is None:
                     raise _Diverged(f"the loss became {value}", b)
                 optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
+                if scaler is None:
+                    loss.backward()
+                    optimizer.step()
+                else:
+                    scaler.scale(loss).backward()
+                    scaler.step(optimizer)
+                    scaler.update()
+                    skipped_in_a_row = skipped_in_a_row + 1 if scaler.last_step_skipped else 0
+                    if skipped_in_a_row >= MAX_SKIPPED_STEPS:
+                        raise _Diverged(
+                            f"{skipped_in_a_row} steps in a row had inf/NaN gradients (loss "
+                            f"{value}, loss scale now {scaler.get_scale():g})",
+                            b,
+                        )
                 n = len(xt)
-                loss_sum += value * n
-                seen += n
+                if math.isfinite(value):
+                    loss_sum += value * n
+                    seen += n
+                total += n
                 c = count_correct(output.data, yt.data)
                 if c is not None:
                     correct, counted = correct + c, counted + n
                 acc = correct / counted if counted else None
-                bar.update(n, loss_sum / seen, acc)
+                bar.update(n, loss_sum / max(seen, 1), acc)
                 info = {"loss": value, "batch_size": n, "epoch": epoch}
                 _call(callbacks, "on_batch_end", b, info)
         finally:
             bar.close()
-    if seen == 0:
+    if total == 0:
         raise ValueError("fit: the training data gave no batches")
+    if seen == 0:
+        raise _Diverged("every batch of the epoch had a non-finite loss", None)
     return {"loss": loss_sum / seen, "acc": correct / counted if counted else None}, bar.rate
