@@ -84,6 +84,10 @@ def _shape(text: str) -> tuple[int, ...]:
 
 
 # --------------------------------------------------------------------------- the parser
+INFERENCE = ("fp32", "fp16", "bf16")
+INFERENCE_HELP = "weights and activations in float32 (default), float16 or bfloat16"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="tinyconv",
@@ -133,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--channels", type=int, choices=(1, 3), help="1 grey or 3 RGB (folder data)")
     t.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="(default cpu)")
+    t.add_argument(
+        "--precision",
+        choices=("fp32", "fp16-mixed", "bf16-mixed"),
+        help="fp32 (default), or mixed precision: 16-bit forward/backward with float32 master "
+        "weights (fp16 with loss scaling)",
+    )
     t.add_argument("--quiet", action="store_true", help="no progress bar or epoch lines")
     t.add_argument(
         "--serve",
@@ -155,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data", help="dataset or image folder (default: the one it was trained on)")
     e.add_argument("--batch-size", type=_positive_int, default=500, help="batch size (500)")
     e.add_argument("--limit", type=_positive_int, help="use at most N test images")
+    e.add_argument("--precision", choices=INFERENCE, default="fp32", help=INFERENCE_HELP)
     e.set_defaults(func=cmd_evaluate)
 
     r = sub.add_parser(
@@ -169,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--top-k", type=_positive_int, default=3, help="classes to show (3)")
     r.add_argument("--invert", choices=("auto", "yes", "no"), default="auto", help="(auto)")
     r.add_argument("--input-shape", type=_shape, help="C,H,W when the file does not say")
+    r.add_argument("--precision", choices=INFERENCE, default="fp32", help=INFERENCE_HELP)
     r.set_defaults(func=cmd_predict)
 
     s = sub.add_parser(
@@ -289,6 +301,15 @@ def _load_model(path: str) -> tuple[Any, dict[str, Any]]:
     return model, io.read_metadata(path)
 
 
+def _set_precision(model: Any, precision: str) -> Any:
+    """Cast a loaded model for 16-bit inference (``--precision``); returns its dtype."""
+    from .amp import inference_dtype  # noqa: PLC0415
+
+    dtype = inference_dtype(precision)
+    model.to(dtype)
+    return dtype
+
+
 def _input_shape(
     model: Any, meta: dict[str, Any], given: tuple[int, ...] | None
 ) -> tuple[int, ...]:
@@ -313,7 +334,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         run_file = out / "run.json"
         if not run_file.is_file():
             raise UserError(f"cannot resume: {run_file} not found (not a tinyconv train folder)")
-        fixed = ("model", "data", "batch_size", "lr", "optimizer", "seed", "out", "limit")
+        fixed = (
+            "model",
+            "data",
+            "batch_size",
+            "lr",
+            "optimizer",
+            "seed",
+            "out",
+            "limit",
+            "precision",
+        )
         given = [f"--{k.replace('_', '-')}" for k in fixed if getattr(args, k) is not None]
         if given:
             raise UserError(
@@ -338,6 +369,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             "augment": args.augment,
             "image_size": args.image_size,
             "channels": args.channels,
+            "precision": args.precision or "fp32",
         }
         ranks.adjust(settings)
         stem = Path(settings["model"]).name.removesuffix(".safetensors")
@@ -426,6 +458,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 seed=seed,
                 verbose=not quiet,
                 distributed=ranks.fit_arg,
+                precision=settings.get("precision", "fp32"),
                 **(live.fit_kwargs if live else {}),
             )
     except KeyboardInterrupt:
@@ -474,6 +507,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .train import evaluate  # noqa: PLC0415
 
     model, meta = _load_model(args.model_file)
+    _set_precision(model, args.precision)
     name = args.data or meta.get("dataset") or data.default_dataset()
     C, H, _ = _input_shape(model, meta, None)
     ds = _load_data(
@@ -486,7 +520,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     loader = data.DataLoader(x, y, batch_size=args.batch_size, mean=mean, std=std)
     res = evaluate(model, loader)
     classes = meta.get("classes") or ds["classes"]
-    print(f"{args.model_file} on {ds['name']} test ({res['num_samples']} images)")
+    at = "" if args.precision == "fp32" else f" in {args.precision}"
+    print(f"{args.model_file}{at} on {ds['name']} test ({res['num_samples']} images)")
     print(f"loss {res['loss']:.4f}  accuracy {100 * res['accuracy']:.2f}%")
     print("per-class accuracy:")
     counts = res["confusion_matrix"].sum(axis=1)
@@ -509,6 +544,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from .data import load_image  # noqa: PLC0415
 
     model, meta = _load_model(args.model_file)
+    dtype = _set_precision(model, args.precision)
     C, H, W = _input_shape(model, meta, args.input_shape)
     invert = {"auto": "auto", "yes": True, "no": False}[args.invert]
     if C != 1 and invert == "auto":
@@ -524,7 +560,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     x = (x - mean) / std
     model.eval()
     with no_grad():
-        logits = model(tensor(x)).numpy().astype(numpy.float64)  # (N, K)
+        logits = model(tensor(x, dtype=dtype)).numpy().astype(numpy.float64)  # (N, K)
     logits -= logits.max(axis=1, keepdims=True)
     probs = numpy.exp(logits)
     probs /= probs.sum(axis=1, keepdims=True)
