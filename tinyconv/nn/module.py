@@ -21,6 +21,7 @@ from typing import Any
 import numpy
 
 from ..backend import get_array_module, resolve_dtype, to_device
+from ..dtypes import is_floating
 from ..tensor import Tensor, no_grad
 
 # Every Module subclass defined inside the tinyconv package registers here; user classes
@@ -317,7 +318,7 @@ class Module:
         dt = resolve_dtype(dtype) if dtype is not None else None
         for t in list(self.parameters()) + list(self.buffers()):
             data = t.data
-            if dt is not None and data.dtype.kind == "f":
+            if dt is not None and is_floating(data.dtype):  # bfloat16's NumPy kind is "V"
                 data = data.astype(dt)
             if device is not None:
                 data = to_device(data, device)

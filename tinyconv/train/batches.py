@@ -17,6 +17,7 @@ from typing import Any
 import numpy
 
 from ..backend import get_array_module, to_device
+from ..dtypes import is_floating
 from ..tensor import Tensor
 
 
@@ -115,7 +116,7 @@ def num_batches(data: Any) -> int | None:
 def model_placement(model: Any) -> tuple[Any, str]:
     """The dtype and device of the model's first floating-point parameter (float32, cpu if none)."""
     for p in model.parameters():
-        if p.data.dtype.kind == "f":
+        if is_floating(p.data.dtype):
             return p.data.dtype, p.device
     return numpy.dtype(numpy.float32), "cpu"
 
