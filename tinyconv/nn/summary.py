@@ -4,6 +4,10 @@ Each layer's output shape is computed twice: by the layer's own formula (``outpu
 e.g. ``(W_in - F + 2P)/S + 1`` for a convolution) and by a real forward pass of one zero
 sample through the model with forward hooks. The two must agree; a disagreement is a bug
 in tinyconv and raises. The table shows the shapes without the batch dimension.
+
+The activation memory is the sum of the layers' output sizes times the bytes of one number in
+the chosen precision: ``dtype=float16`` (or bfloat16, or mixed-precision training, whose
+activations are 16-bit) reports half of float32's figure.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from typing import Any
 
 import numpy
 
+from ..backend import resolve_dtype
+from ..dtypes import is_floating
 from ..tensor import Tensor, no_grad
 from .module import Module
 
@@ -71,13 +77,15 @@ class Summary:
         return str(self)
 
 
-def summary(model: Module, input_shape: tuple[int, ...], dtype: Any = numpy.float32) -> Summary:
+def summary(model: Module, input_shape: tuple[int, ...], dtype: Any = None) -> Summary:
     """Describe ``model`` for one input of ``input_shape`` (C, H, W) — no batch dimension.
 
     Args:
         model: any Module.
         input_shape: shape of one sample, e.g. (1, 28, 28).
-        dtype: dtype of the probe input. Default: float32.
+        dtype: the precision whose activation memory is reported ("float16", "bfloat16",
+            numpy.float32, ...). Default: None, the model's own dtype (float32 if it has no
+            floating-point parameter). The probe itself runs in the model's dtype.
 
     Returns:
         A ``Summary`` whose ``str()`` is the table.
@@ -87,11 +95,16 @@ def summary(model: Module, input_shape: tuple[int, ...], dtype: Any = numpy.floa
 
     Example:
         >>> from tinyconv import nn
-        >>> s = nn.Sequential(nn.Flatten(), nn.Linear(4, 2)).summary((1, 2, 2))
+        >>> model = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+        >>> s = model.summary((1, 2, 2))
         >>> s.rows[-1].output_shape, s.total_params
         ((2,), 10)
+        >>> s.activation_bytes, model.summary((1, 2, 2), dtype="float16").activation_bytes
+        (24, 12)
     """
-    dt = numpy.dtype(dtype)
+    params = [p for p in model.parameters() if is_floating(p.dtype)]
+    probe = params[0].dtype if params else numpy.dtype(numpy.float32)
+    dt = probe if dtype is None else resolve_dtype(dtype)
     leaves = [(n, m) for n, m in model.named_modules() if not m._modules]
     rows: list[SummaryRow] = []
     handles = []
@@ -132,7 +145,7 @@ def summary(model: Module, input_shape: tuple[int, ...], dtype: Any = numpy.floa
     model.eval()
     xp_params = next(iter(model.parameters()), None)
     try:
-        x = Tensor(numpy.zeros((1, *input_shape), dtype=dt))
+        x = Tensor(numpy.zeros((1, *input_shape), dtype=probe))
         if xp_params is not None and xp_params.device != "cpu":
             x = x.to(xp_params.device)
         with no_grad():
