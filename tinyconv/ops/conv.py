@@ -305,6 +305,7 @@ def col2im(
 BLOCK_BYTES = 1 << 20
 BLOCK_COLUMNS = 512  # ... but at least this many columns, or BLAS runs below speed
 ROWS_LIMIT = 20  # see _Geometry
+MIN_BLOCKS = 4  # so that small batches of small maps still give every thread work
 
 Block = tuple[int, int, int, int]  # images n0:n1, output rows h0:h1
 
@@ -339,14 +340,15 @@ class _Geometry:
             self.blocks: list[Block] = [(0, N, 0, self.out_h)]
         elif bands and row_bytes * self.out_h > BLOCK_BYTES:  # bands of rows of one image
             hb = max(BLOCK_BYTES // row_bytes, -(-BLOCK_COLUMNS // self.grid_w), 1)
+            hb = -(-self.out_h // -(-self.out_h // hb))  # bands of equal height
             self.blocks = [
                 (n, n + 1, h0, min(h0 + hb, self.out_h))
                 for n in range(N)
                 for h0 in range(0, self.out_h, hb)
             ]
-        else:  # whole images
+        else:  # whole images, and at least MIN_BLOCKS blocks to share among the threads
             nb = max(BLOCK_BYTES // (row_bytes * self.out_h), -(-BLOCK_COLUMNS // self.P_image))
-            nb = max(1, min(N, nb))
+            nb = max(1, min(N, nb, -(-N // MIN_BLOCKS)))
             self.blocks = [(n0, min(n0 + nb, N), 0, self.out_h) for n0 in range(0, N, nb)]
         self.max_images = max(b[1] - b[0] for b in self.blocks)
         self.max_rows = max(b[3] - b[2] for b in self.blocks)

@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from collections.abc import Callable
@@ -100,18 +101,22 @@ def workers_for(n_blocks: int) -> int:
 def run_blocks(fn: Callable[[int, int], None], n_blocks: int) -> None:
     """Call ``fn(worker, k)`` once for every block k in range(n_blocks).
 
-    Worker w (0 <= w < ``workers_for(n_blocks)``) runs blocks w, w + T, w + 2T, ... on its
-    own thread (worker 0 on the calling thread), so ``worker`` can index per-thread scratch
-    arrays. Blocks must write to disjoint memory. An exception in any block is re-raised.
+    Worker w (0 <= w < ``workers_for(n_blocks)``) runs on its own thread (worker 0 on the
+    calling thread) and takes the next block not yet taken until none is left, so a slow
+    core (or a big block) never holds the others up; ``worker`` can index per-thread
+    scratch arrays. Blocks must write to disjoint memory. An exception is re-raised.
     """
     T = workers_for(n_blocks)
     if T == 1:
         for k in range(n_blocks):
             fn(0, k)
         return
+    blocks = itertools.count()  # next() on it is atomic: each block goes to one worker
 
     def work(w: int) -> None:
-        for k in range(w, n_blocks, T):
+        for k in blocks:
+            if k >= n_blocks:
+                return
             fn(w, k)
 
     with _blas_controller().limit(limits=1, user_api="blas"):

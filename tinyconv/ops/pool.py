@@ -162,6 +162,25 @@ def _offsets(kernel: Pair) -> list[tuple[int, int, int]]:
     return [(i * kernel[1] + j, i, j) for i in range(kernel[0]) for j in range(kernel[1])]
 
 
+def _valid_tap(i: int, j: int, in_hw: Pair, stride: Pair, padding: Pair, out_hw: Pair) -> Any:
+    """Where tap (i, j) of the windows lands on real input, not on padding.
+
+    Returns (out_index, in_index), slices of (H_out, W_out) and of (H, W): output pixel
+    (h, w) reads input (h*S + i - P, w*S + j - P), so the tap is valid for the outputs
+    with 0 <= h*S + i - P < H (and likewise for w); both index the same number of pixels.
+    Max pooling runs over these rectangles instead of padding x with -inf (no padded copy).
+    """
+    out_idx, in_idx = [], []
+    for t, size, S, P, n_out in zip((i, j), in_hw, stride, padding, out_hw, strict=True):
+        lo = max(0, -(-(P - t) // S))  # first output whose tap is inside: ceil((P - t)/S)
+        hi = min(n_out, (size - 1 + P - t) // S + 1)  # one past the last
+        hi = max(hi, lo)
+        start = lo * S + t - P
+        out_idx.append(slice(lo, hi))
+        in_idx.append(slice(start, start + (hi - lo - 1) * S + 1, S) if hi > lo else slice(0, 0))
+    return (slice(None), slice(None), *out_idx), (slice(None), slice(None), *in_idx)
+
+
 def _crop(dx_pad: Any, padding: Pair) -> Any:
     ph, pw = padding
     H, W = dx_pad.shape[2] - 2 * ph, dx_pad.shape[3] - 2 * pw
@@ -254,19 +273,35 @@ class MaxPool(Function):
                 running_max(columns, y[i], None if arg is None else arg[i])
 
             for_chunks(chunk, x, axis=1 if channel_major else 0)
-        else:
-            x_pad = _pad(x, padding, -math.inf if mode == "max" else math.inf)
-            running_max([_column(x_pad, a, b, stride, out_hw) for _, a, b in _offsets(kernel)], y, arg)
+        else:  # overlapping or padded windows: a running max over the valid rectangles
+
+            def chunk(i: tuple[slice, ...]) -> None:
+                xi, yi, argi = x[i], y[i], None if arg is None else arg[i]
+                yi[...] = -math.inf if mode == "max" else math.inf
+                if argi is not None:  # start from each window's first tap inside the input
+                    for k, a, b in reversed(_offsets(kernel)):
+                        argi[_valid_tap(a, b, x.shape[2:], stride, padding, out_hw)[0]] = k
+                for k, a, b in _offsets(kernel):
+                    out_idx, in_idx = _valid_tap(a, b, x.shape[2:], stride, padding, out_hw)
+                    col, yv = xi[in_idx], yi[out_idx]
+                    if argi is not None:
+                        # the first tap inside the input wins unless a later one is strictly
+                        # better; k grows, so arg = max(arg, k * better) as above
+                        argv = argi[out_idx]
+                        xp.maximum(argv, better(col, yv) * index_dtype(k), out=argv)
+                    pick(yv, col, out=yv)
+
+            for_chunks(chunk, y, axis=1 if channel_major else 0)
         self.save_for_backward(arg, x.shape, kernel, stride, padding, out_hw, tiled, channel_major)
         return y
 
     def backward(self, dout: Any) -> Any:
         arg, x_shape, kernel, stride, padding, out_hw, tiled, channel_major = self.saved
         xp = get_array_module(dout)
+        dout = _same_layout(xp, dout, channel_major)  # (a small copy after a flatten)
         if tiled:
             H, W = x_shape[2:]
             dx = _empty(xp, x_shape, dout.dtype, channel_major)  # dx in the layout of x
-            dout = _same_layout(xp, dout, channel_major)  # (a small copy after a flatten)
 
             def chunk(i: tuple[slice, ...]) -> None:
                 if H % kernel[0] or W % kernel[1]:
@@ -277,12 +312,17 @@ class MaxPool(Function):
 
             for_chunks(chunk, dx, axis=1 if channel_major else 0)
             return dx
-        ph, pw = padding
-        dx_pad = xp.zeros((*x_shape[:2], x_shape[2] + 2 * ph, x_shape[3] + 2 * pw), dout.dtype)
-        zero = dout.dtype.type(0)
-        for k, i, j in _offsets(kernel):  # col2im: windows that overlap add up
-            _column(dx_pad, i, j, stride, out_hw)[...] += xp.where(arg == k, dout, zero)
-        return _crop(dx_pad, padding)
+        dx = _empty(xp, x_shape, dout.dtype, channel_major)
+
+        def chunk_general(i: tuple[slice, ...]) -> None:
+            dxi, douti, argi = dx[i], dout[i], arg[i]
+            dxi[...] = 0
+            for k, a, b in _offsets(kernel):  # col2im: windows that overlap add up
+                out_idx, in_idx = _valid_tap(a, b, x_shape[2:], stride, padding, out_hw)
+                dxi[in_idx] += douti[out_idx] * (argi[out_idx] == k)
+
+        for_chunks(chunk_general, dx, axis=1 if channel_major else 0)
+        return dx
 
 
 def _max_or_min(
