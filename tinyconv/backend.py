@@ -39,7 +39,9 @@ def get_array_module(*arrays: Any) -> types.ModuleType:
     Tensors are unwrapped, so ``get_array_module(tensor)`` works too.
     """
     for a in arrays:
-        a = getattr(a, "data", a) if not isinstance(a, numpy.ndarray) else a
+        if isinstance(a, (numpy.ndarray, numpy.generic)):  # (a bfloat16 scalar's .data raises)
+            continue
+        a = getattr(a, "data", a)
         if type(a).__module__.startswith("cupy"):
             return _try_cupy()  # type: ignore[return-value]
     return numpy
