@@ -28,10 +28,13 @@ def cpu_name() -> str:
 
 
 def set_threads(n: int) -> None:
-    """Same thread count for NumPy's BLAS (threadpoolctl) and for PyTorch."""
+    """The same thread count for PyTorch, for tinyconv's threads and for NumPy's BLAS."""
     import torch
 
+    from tinyconv.ops.parallel import set_num_threads
+
     torch.set_num_threads(n)
+    set_num_threads(n)
     try:
         from threadpoolctl import threadpool_limits
 
