@@ -98,7 +98,7 @@ def test_blocked_conv_equals_im2col_matmul_col2im(cfg, blocks, threads):
     out_w = (Wd + 2 * P - D * (Fk - 1) - 1) // S + 1
     dout = rng.standard_normal((N, FN, out_h, out_w))
     expected = reference_conv(x, W, b, S, P, D, G, dout)
-    for got, want, name in zip(fast_conv(x, W, b, S, P, D, G, dout), expected, "y dx dW db".split()):
+    for got, want, name in zip(fast_conv(x, W, b, S, P, D, G, dout), expected, "y dx dW db".split(), strict=False):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10, err_msg=name)
 
 
@@ -109,7 +109,7 @@ def test_whole_padded_rows_and_the_valid_grid_agree(rows_limit, threads):
     x, W, b = rng.standard_normal((3, 4, 8, 9)), rng.standard_normal((5, 4, 3, 3)), rng.standard_normal(5)
     dout = rng.standard_normal((3, 5, 8, 9))
     expected = reference_conv(x, W, b, 1, 1, 1, 1, dout)
-    for got, want in zip(fast_conv(x, W, b, 1, 1, 1, 1, dout), expected):
+    for got, want in zip(fast_conv(x, W, b, 1, 1, 1, 1, dout), expected, strict=False):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
 
 
@@ -139,7 +139,7 @@ def test_threads_do_not_change_a_single_bit(threads):
         threads(n)
         results.append(fast_conv(x, W, b, 1, 1, 1, 1, dout, dtype=np.float32))
     for other in results[1:]:
-        for a, c in zip(results[0], other):
+        for a, c in zip(results[0], other, strict=False):
             assert a.dtype == np.float32
             np.testing.assert_array_equal(a, c)
 
