@@ -77,6 +77,35 @@ def to_compute(a: Any) -> Any:
     return a.astype(FLOAT32) if is_low_precision(a.dtype) else a
 
 
+def as_bits(a: Any) -> Any:
+    """A 16-bit float array's bits as an int16 view; any other array as it is.
+
+    Zeroing elements by a 0/1 mask (``bits * mask``) and the test ``x > 0`` (``bits > 0``)
+    give exactly the float results on these integers (NaN aside: a positive NaN passes the
+    test), and NumPy runs them 20-50x faster there: its float16 loops convert every element
+    to float32 and back. ReLU and max pooling use it.
+    """
+    return a.view(numpy.int16) if is_low_precision(a.dtype) else a
+
+
+def order_key(bits: Any) -> Any:
+    """int16 keys that sort like the 16-bit floats whose bits they are; its own inverse.
+
+    A float16 or bfloat16 is sign and magnitude: read as int16, the positive numbers already
+    sort right and the negative ones backwards. Flipping the 15 magnitude bits of the
+    negative ones fixes that (-inf < -1 < -0 < +0 < 1 < inf; NaN aside), so a max or a
+    comparison of the keys is one of the floats, at integer speed (max pooling uses it).
+
+    Example:
+        >>> import numpy
+        >>> x = numpy.array([-numpy.inf, -1, -0.0, 0, 0.5, numpy.inf], dtype=numpy.float16)
+        >>> k = order_key(as_bits(x))
+        >>> bool((numpy.diff(k) > 0).all()), bool((order_key(k) == as_bits(x)).all())
+        (True, True)
+    """
+    return bits ^ ((bits >> 15) & 0x7FFF)
+
+
 def matmul32(a: Any, b: Any) -> Any:
     """``a @ b``, with 16-bit inputs multiplied and accumulated in float32.
 
