@@ -98,6 +98,8 @@ def torch_twin(model: Any) -> Any:
             layers.append(torch.nn.Flatten())
         elif isinstance(m, nn.Dropout):
             layers.append(torch.nn.Dropout(m.p))
+        elif isinstance(m, nn.BatchNorm2d):
+            layers.append(torch.nn.BatchNorm2d(m.num_features, m.eps, m.momentum))
         else:
             raise NotImplementedError(f"torch_twin: no mapping for {type(m).__name__}")
     twin = torch.nn.Sequential(*layers)
@@ -107,6 +109,11 @@ def torch_twin(model: Any) -> Any:
     with torch.no_grad():
         for s, d in zip(src, dst, strict=True):
             d.copy_(torch.from_numpy(s.numpy().copy()))
+        bns = [m for _, m in model.named_modules() if isinstance(m, nn.BatchNorm2d)]
+        twin_bns = [m for m in twin if isinstance(m, torch.nn.BatchNorm2d)]
+        for s, d in zip(bns, twin_bns, strict=True):  # running statistics too
+            d.running_mean.copy_(torch.from_numpy(s.running_mean.numpy().copy()))
+            d.running_var.copy_(torch.from_numpy(s.running_var.numpy().copy()))
     return twin
 
 

@@ -1,18 +1,24 @@
 """Time to 99.0 % MNIST test accuracy: one recipe in tinyconv and the same recipe in PyTorch.
 
-    python bench/time_to_99.py                          # mnist_cnn, Adam lr 1e-3, batch 100
-    python bench/time_to_99.py --lr 1e-4 --batch-size 50 --max-epochs 12   # the lecture's recipe
+    python bench/time_to_99.py                          # the fast recipe (see RECIPES below)
+    python bench/time_to_99.py --model mnist_cnn --lr 1e-4 --batch-size 50 --max-epochs 12 \
+        --schedule constant                             # the lecture's recipe
     python bench/time_to_99.py --threads 2
 
     # smoke test (seconds)
     python bench/time_to_99.py --limit 1000 --test-limit 500 --target 0.5 --eval-every 5
 
 The same recipe means: the same network with the same initial weights (the PyTorch twin is a
-copy of the tinyconv model), the same optimizer and hyper-parameters, the same normalised
-float32 data and the same batches in the same order (epoch e uses the permutation of a NumPy
-generator seeded with (seed, e)), and the same thread count, in one process. Both evaluate on
-the test set every ``--eval-every`` steps; the clock stops during evaluation, so the times are
-training time up to the first evaluation at or above the target.
+copy of the tinyconv model), the same optimizer, learning-rate schedule and hyper-parameters,
+the same normalised float32 data and the same batches in the same order (epoch e uses the
+permutation of a NumPy generator seeded with (seed, e)), and the same thread count, in one
+process. Both evaluate on the whole test set every ``--eval-every`` steps from step
+``--eval-from`` on.
+
+Reported per system: the training time up to the first evaluation at or above the target,
+the evaluation time spent until then, and the wall time to the target, which adds the data
+loading (reading and normalising the IDX files, timed once, shared by both):
+wall = loading + training + evaluations. The target of issue 5 is tinyconv's wall <= 30 s.
 
 torch is imported by this script only; tinyconv never imports it.
 """
@@ -38,7 +44,30 @@ from common import machine_line, set_threads, torch_twin  # noqa: E402
 import tinyconv  # noqa: E402
 import tinyconv.functional as F  # noqa: E402
 from tinyconv import data, models, optim  # noqa: E402
-from tinyconv.train import evaluate  # noqa: E402
+
+
+def fast_mnist() -> Any:
+    """The recipe's network: two strided-free 3x3 convs with batch norm, max pooling, one Linear.
+
+    conv 32 3x3 pad 1 - BN - ReLU - max pool 2 - conv 64 3x3 stride 2 pad 1 - BN - ReLU
+    - flatten (64*7*7 = 3136) - Linear 10. 57,898 parameters.
+    """
+    from tinyconv import nn
+
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1),
+        nn.BatchNorm2d(32),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, stride=2, padding=1),
+        nn.BatchNorm2d(64),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(64 * 7 * 7, 10),
+    )
+
+
+RECIPES: dict[str, Callable[[], Any]] = {"fast_mnist": fast_mnist}
 
 
 def race(
@@ -51,7 +80,7 @@ def race(
 ) -> dict[str, Any]:
     """Train until the test accuracy reaches the target; returns steps, seconds, the curve."""
     n, b = len(x), args.batch_size
-    steps, seconds, curve = 0, 0.0, []
+    steps, seconds, eval_seconds, curve = 0, 0.0, 0.0, []
     for epoch in range(args.max_epochs):
         order = np.random.default_rng([args.seed, epoch]).permutation(n)
         for i in range(0, n - b + 1, b):  # full batches only, as drop_last
@@ -60,8 +89,10 @@ def race(
             step(x[idx], y[idx])
             seconds += time.perf_counter() - t0
             steps += 1
-            if steps % args.eval_every == 0:
+            if steps >= args.eval_from and steps % args.eval_every == 0:
+                t0 = time.perf_counter()
                 acc = accuracy()
+                eval_seconds += time.perf_counter() - t0
                 curve.append((steps, round(seconds, 3), acc))
                 print(
                     f"  {name:<8} step {steps:>6}  {seconds:8.1f} s  "
@@ -73,6 +104,7 @@ def race(
                         "reached": True,
                         "steps": steps,
                         "seconds": seconds,
+                        "eval_seconds": eval_seconds,
                         "epochs": steps * b / n,
                         "curve": curve,
                     }
@@ -80,23 +112,34 @@ def race(
         "reached": False,
         "steps": steps,
         "seconds": seconds,
+        "eval_seconds": eval_seconds,
         "epochs": steps * b / n,
         "curve": curve,
     }
 
 
 def main(argv: list[str] | None = None) -> int:
+    t_start = time.perf_counter()
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument(
-        "--model", default="mnist_cnn", help="a tinyconv Sequential model (default mnist_cnn)"
+        "--model",
+        default="fast_mnist",
+        help="a recipe network of this script (fast_mnist) or a zoo model (mnist_cnn, ...)",
     )
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--batch-size", type=int, default=100)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument(
+        "--schedule",
+        choices=("cosine", "constant"),
+        default="cosine",
+        help="cosine: the learning rate decays to 0 over --max-epochs, updated every step",
+    )
     p.add_argument("--target", type=float, default=0.99)
-    p.add_argument("--eval-every", type=int, default=100, help="steps between test evaluations")
-    p.add_argument("--max-epochs", type=int, default=5)
+    p.add_argument("--eval-every", type=int, default=50, help="steps between test evaluations")
+    p.add_argument("--eval-from", type=int, default=700, help="first step that may evaluate")
+    p.add_argument("--max-epochs", type=int, default=2)
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, help="first N training images (smoke test)")
@@ -109,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
 
     set_threads(args.threads)
     torch.manual_seed(args.seed)
+    t_load = time.perf_counter()
     x_train, y_train = data.load("mnist", "train")
     x_test, y_test = data.load("mnist", "test")
     if args.limit:
@@ -123,11 +167,13 @@ def main(argv: list[str] | None = None) -> int:
         ).astype(np.float32)
 
     xs, xt = norm(x_train), norm(x_test)
+    load_seconds = time.perf_counter() - t_load
     print(machine_line(args.threads))
     print(
-        f"recipe: {args.model} | Adam lr {args.lr} | batch {args.batch_size} | float32 | "
-        f"{len(xs)} train / {len(xt)} test images | target {100 * args.target:.1f} % | "
-        f"evaluation every {args.eval_every} steps (not timed) | seed {args.seed}"
+        f"recipe: {args.model} | Adam lr {args.lr}, {args.schedule} schedule | batch "
+        f"{args.batch_size} | float32 | {len(xs)} train / {len(xt)} test images | target "
+        f"{100 * args.target:.1f} % | evaluation every {args.eval_every} steps from step "
+        f"{args.eval_from} | seed {args.seed} | data loading {load_seconds:.1f} s"
     )
     print(
         "command: python bench/time_to_99.py "
@@ -135,26 +181,41 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     tinyconv.manual_seed(args.seed)
-    model = models.get(args.model)
+    model = RECIPES[args.model]() if args.model in RECIPES else models.get(args.model)
     twin = torch_twin(model)  # same weights
+    total_steps = args.max_epochs * (len(xs) // args.batch_size)
     results: dict[str, Any] = {}
 
     if args.only in (None, "tinyconv"):
         opt = optim.Adam(model.parameters(), lr=args.lr)
+        sched = optim.CosineAnnealingLR(opt, total_steps) if args.schedule == "cosine" else None
 
         def step_tc(xb: np.ndarray, yb: np.ndarray) -> None:
             model.train()
             opt.zero_grad()
             F.cross_entropy(model(tinyconv.tensor(xb)), tinyconv.tensor(yb)).backward()
             opt.step()
+            if sched is not None:
+                sched.step()
 
         def acc_tc() -> float:
-            return evaluate(model, (xt, y_test), batch_size=1000)["accuracy"]
+            model.eval()
+            with tinyconv.no_grad():
+                pred = np.concatenate(
+                    [model(tinyconv.tensor(xt[i : i + 1000])).numpy().argmax(1)
+                     for i in range(0, len(xt), 1000)]
+                )  # fmt: skip
+            return float((pred == y_test).mean())
 
         results["tinyconv"] = race("tinyconv", step_tc, acc_tc, xs, y_train, args)
 
     if args.only in (None, "torch"):
         opt_t = torch.optim.Adam(twin.parameters(), lr=args.lr)
+        sched_t = (
+            torch.optim.lr_scheduler.CosineAnnealingLR(opt_t, total_steps)
+            if args.schedule == "cosine"
+            else None
+        )
         xt_t, yt_t = torch.from_numpy(xt), torch.from_numpy(y_test)
 
         def step_torch(xb: np.ndarray, yb: np.ndarray) -> None:
@@ -164,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
                 twin(torch.from_numpy(xb)), torch.from_numpy(yb)
             ).backward()
             opt_t.step()
+            if sched_t is not None:
+                sched_t.step()
 
         def acc_torch() -> float:
             twin.eval()
@@ -177,15 +240,18 @@ def main(argv: list[str] | None = None) -> int:
 
     for name, r in results.items():
         state = "reached" if r["reached"] else "NOT reached"
+        r["wall_seconds"] = load_seconds + r["seconds"] + r["eval_seconds"]
         print(
-            f"RESULT | {name:<8} | {args.model} Adam lr {args.lr} batch {args.batch_size} | "
-            f"{100 * args.target:.1f} % {state} after {r['steps']} steps "
-            f"({r['epochs']:.2f} epochs) | "
-            f"{r['seconds']:.1f} s training time | threads {args.threads}"
+            f"RESULT | {name:<8} | {args.model} Adam lr {args.lr} {args.schedule} batch "
+            f"{args.batch_size} | {100 * args.target:.1f} % {state} after {r['steps']} steps "
+            f"({r['epochs']:.2f} epochs) | training {r['seconds']:.1f} s + evaluations "
+            f"{r['eval_seconds']:.1f} s + data loading {load_seconds:.1f} s = wall "
+            f"{r['wall_seconds']:.1f} s | threads {args.threads}"
         )
     if len(results) == 2 and all(r["reached"] for r in results.values()):
         ratio = results["tinyconv"]["seconds"] / results["torch"]["seconds"]
-        print(f"RESULT | tinyconv / PyTorch time to target: {ratio:.2f}x")
+        print(f"RESULT | tinyconv / PyTorch training time to target: {ratio:.2f}x")
+    print(f"(this script ran {time.perf_counter() - t_start:.1f} s in all)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"args": vars(args), "results": results}, f, indent=2)

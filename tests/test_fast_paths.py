@@ -401,3 +401,36 @@ def test_set_num_threads_checks_its_argument(threads):
 
 def test_keep_freed_memory_reports_whether_it_applied():
     assert parallel.keep_freed_memory() in (True, False)
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_training_on_channel_major_rows_equals_the_general_path(affine, threads):
+    parallel.CHUNK_ELEMENTS = 40  # a few channels per chunk, on two threads
+    threads(2)
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((4, 5, 3, 6)) * 3 + 1
+    g = rng.standard_normal(x.shape)
+    results = []
+    for layout in ("nchw", "channel-major"):
+        xa = x if layout == "nchw" else np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+        bn = tinyconv.nn.BatchNorm2d(5, affine=affine).to(np.float64)
+        if affine:
+            bn.weight.data[...] = np.linspace(0.5, 2, 5)
+            bn.bias.data[...] = np.linspace(-1, 1, 5)
+        t = tinyconv.tensor(xa, requires_grad=True, dtype=np.float64)
+        y = bn(t)
+        assert (y.data.strides[1] > y.data.strides[0]) == (layout == "channel-major")
+        y.backward(g)
+        results.append([y.numpy(), t.grad.numpy(), bn.running_mean.numpy(), bn.running_var.numpy()]
+                       + ([bn.weight.grad.numpy(), bn.bias.grad.numpy()] if affine else []))
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+    tt = torch.tensor(x, requires_grad=True)
+    ref = torch.nn.BatchNorm2d(5, affine=affine).double()
+    if affine:
+        with torch.no_grad():
+            ref.weight.copy_(torch.linspace(0.5, 2, 5, dtype=torch.float64))
+            ref.bias.copy_(torch.linspace(-1, 1, 5, dtype=torch.float64))
+    ref(tt).backward(torch.tensor(g))
+    np.testing.assert_allclose(results[1][1], tt.grad.numpy(), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(results[1][3], ref.running_var.numpy(), rtol=1e-9, atol=1e-9)

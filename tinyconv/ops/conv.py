@@ -376,8 +376,13 @@ class _Geometry:
         xp = self.xp
         return [{k: xp.empty(sizes[k], dtype=self.dtype) for k in names} for _ in range(workers)]
 
-    def padded_block(self, flat: Any, x: Any, block: Block) -> Any:
-        """Copy the input rows of a block into a zero-padded scratch: (C, nb, rows, W_pad)."""
+    def padded_block(self, scratch: dict[str, Any], x: Any, block: Block) -> Any:
+        """Copy the input rows of a block into a zero-padded scratch: (C, nb, rows, W_pad).
+
+        Only the interior is copied: the zero border stays from the thread's previous block
+        unless the block's layout changed (the first block, a shorter last block, the top
+        and bottom bands), and only then is the scratch zeroed.
+        """
         n0, n1, h0, h1 = block
         pt, _, pl, _ = self.pads
         r0, r1 = self.in_rows(h0, h1)  # padded rows; input row = padded row - pt
@@ -385,13 +390,12 @@ class _Geometry:
         top = min(max(pt - r0, 0), rows)  # the band's rows of top padding
         a = r0 + top - pt  # its first input row ...
         n_in = max(0, min(r1 - pt, self.H) - a)  # ... and how many input rows it has
+        flat = scratch["x"]
         xb = flat[: nb * self.C * rows * self.Wp].reshape(nb, self.C, rows, self.Wp)
-        xb[:, :, :top] = 0  # top padding
-        xb[:, :, top + n_in :] = 0  # bottom padding
-        xb[:, :, :, :pl] = 0  # left padding
-        xb[:, :, :, pl + self.W :] = 0  # right padding
+        if scratch.get("layout") != (nb, rows, top, n_in):
+            flat[: xb.size + self.slack] = 0  # the border, and what the last junk windows read
+            scratch["layout"] = (nb, rows, top, n_in)
         xb[:, :, top : top + n_in, pl : pl + self.W] = x[n0:n1, :, a : a + n_in]
-        flat[xb.size : xb.size + self.slack] = 0  # what the last junk windows read
         return xb.transpose(1, 0, 2, 3)  # (C, nb, rows, W_pad), a view
 
     def im2col_block(self, flat: Any, xb: Any, rows: int) -> Any:
@@ -420,7 +424,7 @@ def _conv_blocks(x: Any, col_W: Any, b: Any, g: _Geometry) -> Any:
     def block(worker: int, k: int) -> None:
         n0, n1, h0, h1 = g.blocks[k]
         s = scratch[worker]
-        col_T = g.im2col_block(s["col"], g.padded_block(s["x"], x, g.blocks[k]), h1 - h0)
+        col_T = g.im2col_block(s["col"], g.padded_block(s, x, g.blocks[k]), h1 - h0)
         out = s["out"][: FN * col_T.shape[1]]
         xp.matmul(col_W, col_T.reshape(G, g.Kg, -1), out=out.reshape(G, FN // G, -1))
         out = out.reshape(FN, n1 - n0, h1 - h0, g.grid_w)[:, :, :, :out_w]
@@ -456,7 +460,7 @@ def _weight_grad_blocks(x: Any, dout: Any, g: _Geometry) -> Any:
     def block(worker: int, k: int) -> None:
         s, (n0, n1, h0, h1) = scratch[worker], g.blocks[k]
         dy = _grid_block(s["out"], dout, g, g.blocks[k])
-        col_T = g.im2col_block(s["col"], g.padded_block(s["x"], x, g.blocks[k]), h1 - h0)
+        col_T = g.im2col_block(s["col"], g.padded_block(s, x, g.blocks[k]), h1 - h0)
         xp.matmul(col_T.reshape(g.G, g.Kg, -1), dy.transpose(0, 2, 1), out=dW_T[k])
 
     run_blocks(block, len(g.blocks))
@@ -483,6 +487,7 @@ def _data_grad_col2im(dout: Any, col_W: Any, g: _Geometry) -> Any:
         xp.matmul(col_W.transpose(0, 2, 1), dy, out=dcol_T)
         img = s["x"][: nb * g.C * Hp * g.Wp + g.slack]
         img[...] = 0
+        s["layout"] = None  # the scratch no longer holds a padded input block
         img = img[: nb * g.C * Hp * g.Wp].reshape(nb, g.C, Hp, g.Wp).transpose(1, 0, 2, 3)
         _col2im_add(dcol_T, img, g.FH, g.FW, g.stride, g.dilation, (g.out_h, g.grid_w))
         # rows past the last window's reach (floored sizes) get no gradient

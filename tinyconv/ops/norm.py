@@ -45,15 +45,24 @@ class BatchNorm(Function):
         xp = get_array_module(x)
         axes = (0,) + tuple(range(2, x.ndim))
         shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)  # per-channel values broadcast over x
-        if training:
+        if training and _channel_major(x):
+            # after a convolution: every channel is one contiguous row, so one pass over a
+            # chunk of channels does the statistics and the normalisation while in cache
+            y, xhat, mean, var, inv_std = _train_forward_rows(x, weight, bias, eps)
+            self.save_for_backward(xhat, inv_std, weight, training, axes, shape)
+            self.rows = True
+        elif training:
             mean = x.mean(axis=axes)  # (C,)
             var = x.var(axis=axes)  # (C,) biased: this is what normalises the batch
+        if training:
             if running_mean is not None:
                 M = x.size // x.shape[1]
                 unbiased = var * x.dtype.type(M / (M - 1))
                 m = running_mean.dtype.type(momentum)
                 running_mean[...] = (1 - m) * running_mean + m * mean
                 running_var[...] = (1 - m) * running_var + m * unbiased
+            if getattr(self, "rows", False):
+                return y
         else:
             mean = running_mean.astype(x.dtype, copy=False)
             var = running_var.astype(x.dtype, copy=False)
@@ -99,6 +108,8 @@ class BatchNorm(Function):
 
     def backward(self, dout: Any) -> tuple[Any, Any, Any]:
         xhat, inv_std, weight, training, axes, shape = self.saved
+        if getattr(self, "rows", False):
+            return _train_backward_rows(dout, xhat, inv_std, weight, self.needs_input_grad)
         dx = dw = db = None
         if self.needs_input_grad[0]:
             g = dout if weight is None else dout * weight.reshape(shape)  # dL/dxhat
@@ -114,6 +125,88 @@ class BatchNorm(Function):
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
             db = dout.sum(axis=axes)
         return dx, dw, db
+
+
+def _channel_major(x: Any) -> bool:
+    """x (N, C, H, W) stored as compact (C, N, H, W): each channel one contiguous row."""
+    return x.ndim == 4 and x.shape[0] > 1 and x.transpose(1, 0, 2, 3).flags.c_contiguous
+
+
+def _train_forward_rows(x: Any, weight: Any, bias: Any, eps: float) -> tuple[Any, ...]:
+    """Training batch norm of a channel-major x, a chunk of channels (rows) at a time.
+
+    Per row: mean, d = x - mean, var = mean(d^2) (two passes, as x.var), xhat = d / std,
+    y = xhat * weight + bias. Returns y and xhat as (N, C, H, W) views of (C, N, H, W)
+    arrays, and the (C,) mean, biased variance and 1/std.
+    """
+    xp = get_array_module(x)
+    C = x.shape[1]
+    rows = x.transpose(1, 0, 2, 3).reshape(C, -1)  # (C, M), a view
+    M = rows.shape[1]
+    y, xhat = xp.empty_like(rows), xp.empty_like(rows)
+    mean, var, inv_std = (xp.empty(C, dtype=x.dtype) for _ in range(3))
+    one = x.dtype.type(1)
+
+    def chunk(i: tuple[slice, ...]) -> None:
+        r, d, out = rows[i], xhat[i], y[i]
+        mean[i] = r.mean(axis=1)
+        xp.subtract(r, mean[i][:, None], out=d)
+        xp.square(d, out=out)  # scratch
+        var[i] = out.mean(axis=1)
+        inv_std[i] = one / xp.sqrt(var[i] + x.dtype.type(eps))
+        d *= inv_std[i][:, None]  # xhat
+        if weight is None:
+            out[...] = d
+        else:
+            xp.multiply(d, weight[i][:, None], out=out)
+        if bias is not None:
+            out += bias[i][:, None]
+
+    for_chunks(chunk, rows, axis=0)
+    N, _, H, W = x.shape
+    as_nchw = lambda a: a.reshape(C, N, H, W).transpose(1, 0, 2, 3)  # noqa: E731
+    assert M == N * H * W
+    return as_nchw(y), as_nchw(xhat), mean, var, inv_std
+
+
+def _train_backward_rows(
+    dout: Any, xhat: Any, inv_std: Any, weight: Any, needs: tuple[bool, ...]
+) -> tuple[Any, Any, Any]:
+    """Backward of ``_train_forward_rows``, a chunk of channels at a time.
+
+    Per channel, with S = sum(dout) and Sx = sum(dout * xhat) over its M values:
+    dbias = S, dweight = Sx, dx = weight / (M std) * (M dout - S - xhat Sx), which is the
+    closed form of the BatchNorm docstring with g = dout * weight taken out.
+    """
+    xp = get_array_module(dout)
+    N, C, H, W = dout.shape
+    xh = xhat.transpose(1, 0, 2, 3).reshape(C, -1)  # (C, M), a view
+    M = xh.shape[1]
+    d = xp.ascontiguousarray(dout.transpose(1, 0, 2, 3)).reshape(C, M)  # free if channel-major
+    need_dx = needs[0]
+    dx = xp.empty_like(d) if need_dx else None
+    S, Sx = xp.empty(C, dtype=dout.dtype), xp.empty(C, dtype=dout.dtype)
+    coef = inv_std / dout.dtype.type(M) if weight is None else weight * inv_std / dout.dtype.type(M)
+
+    def chunk(i: tuple[slice, ...]) -> None:
+        di, xi = d[i], xh[i]
+        tmp = di * xi
+        S[i] = di.sum(axis=1)
+        Sx[i] = tmp.sum(axis=1)
+        if need_dx:
+            out = dx[i]
+            xp.multiply(di, dout.dtype.type(M), out=out)
+            out -= S[i][:, None]
+            xp.multiply(xi, Sx[i][:, None], out=tmp)
+            out -= tmp
+            out *= coef[i][:, None]
+
+    for_chunks(chunk, d, axis=0)
+    if need_dx:
+        dx = dx.reshape(C, N, H, W).transpose(1, 0, 2, 3)
+    dw = Sx if len(needs) > 1 and needs[1] else None
+    db = S if len(needs) > 2 and needs[2] else None
+    return dx, dw, db
 
 
 def _data(t: Any) -> Any:
