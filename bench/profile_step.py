@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 import tinyconv  # noqa: E402
 import tinyconv.functional as F  # noqa: E402
 from tinyconv import models, optim  # noqa: E402
-from tinyconv.ops import conv as conv_ops  # noqa: E402
+from tinyconv.ops import conv_blocks as conv_ops  # noqa: E402
 from tinyconv.ops.parallel import set_num_threads  # noqa: E402
 from tinyconv.tensor import Function  # noqa: E402
 

@@ -18,7 +18,7 @@ import torch
 
 import tinyconv
 import tinyconv.functional as F
-from tinyconv.ops import conv as conv_ops
+from tinyconv.ops import conv_blocks as conv_ops
 from tinyconv.ops import parallel
 from tinyconv.ops.conv import col2im, im2col
 from tinyconv.ops.linear import _matmul

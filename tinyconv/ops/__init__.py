@@ -1,1 +1,1 @@
-"""Differentiable operations: one family per file, each Function's forward and backward side by side."""
+"""Differentiable operations: one family per file, forward and backward side by side."""

@@ -65,7 +65,9 @@ def _matmul(a: Any, b: Any) -> Any:
     return out
 
 
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, *, layer: str = "linear") -> Tensor:
+def linear(
+    x: Tensor, weight: Tensor, bias: Tensor | None = None, *, layer: str = "linear"
+) -> Tensor:
     """Affine map ``y = x W^T + b`` (``torch.nn.functional.linear``).
 
     Args:
@@ -115,12 +117,16 @@ def pad(x: Tensor, pad: tuple[int, ...], mode: str = "constant", value: float = 
     if mode != "constant":
         raise ValueError(f"pad: only mode='constant' is supported, got mode={mode!r}")
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
-        raise ValueError(f"pad: expected pairs for at most {x.ndim} dimensions, got pad={tuple(pad)}")
+        raise ValueError(
+            f"pad: expected pairs for at most {x.ndim} dimensions, got pad={tuple(pad)}"
+        )
     pads = [(0, 0)] * x.ndim
     for i in range(len(pad) // 2):
         pads[x.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
     if any(b < 0 or a < 0 for b, a in pads):
-        crop = tuple(slice(max(-b, 0), s - max(-a, 0)) for (b, a), s in zip(pads, x.shape, strict=True))
+        crop = tuple(
+            slice(max(-b, 0), s - max(-a, 0)) for (b, a), s in zip(pads, x.shape, strict=True)
+        )
         x = x[crop]
         pads = [(max(b, 0), max(a, 0)) for b, a in pads]
     return Pad.apply(x, pads=tuple(pads), value=value)

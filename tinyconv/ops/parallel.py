@@ -33,6 +33,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+
 def keep_freed_memory() -> bool:
     """Ask glibc's malloc to keep freed memory for reuse instead of returning it to the OS.
 
@@ -118,7 +119,7 @@ def _executor(workers: int) -> ThreadPoolExecutor:
 
 
 def workers_for(n_blocks: int) -> int:
-    """How many threads ``run_blocks`` will use for ``n_blocks`` blocks (1 without threadpoolctl)."""
+    """How many threads ``run_blocks`` uses for ``n_blocks`` blocks (1 without threadpoolctl)."""
     T = min(get_num_threads(), n_blocks)
     if T > 1 and not _blas_controller():
         return 1
