@@ -111,8 +111,10 @@ def instrument_conv_parts() -> None:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="simple_convnet")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--model", default="simple_convnet", help="a zoo model or fast_mnist")
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
@@ -129,7 +131,9 @@ def main() -> int:
     if args.parts:
         instrument_conv_parts()
     tinyconv.manual_seed(0)
-    model = models.get(args.model)
+    from time_to_99 import RECIPES
+
+    model = RECIPES[args.model]() if args.model in RECIPES else models.get(args.model)
     rng = np.random.default_rng(0)
     x = tinyconv.tensor(rng.random((args.batch, 1, 28, 28), dtype=np.float32))
     y = tinyconv.tensor(rng.integers(0, 10, args.batch))

@@ -47,18 +47,19 @@ from tinyconv import data, models, optim  # noqa: E402
 
 
 def fast_mnist() -> Any:
-    """The recipe's network: two strided-free 3x3 convs with batch norm, max pooling, one Linear.
+    """The recipe's network: two strided convolutions with batch norm, then one Linear.
 
-    conv 32 3x3 pad 1 - BN - ReLU - max pool 2 - conv 64 3x3 stride 2 pad 1 - BN - ReLU
-    - flatten (64*7*7 = 3136) - Linear 10. 57,898 parameters.
+    conv 32 5x5 stride 2 pad 2 (28 -> 14) - BN - ReLU - conv 64 3x3 stride 2 pad 1 (14 -> 7)
+    - BN - ReLU - flatten (64*7*7 = 3136) - Linear 10: 50,698 parameters, about 2.2 MFLOP
+    per image forward. Strides instead of pooling keep every map small, so each step is
+    mostly matrix products; batch norm lets Adam run at lr 3e-3.
     """
     from tinyconv import nn
 
     return nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1),
+        nn.Conv2d(1, 32, 5, stride=2, padding=2),
         nn.BatchNorm2d(32),
         nn.ReLU(),
-        nn.MaxPool2d(2),
         nn.Conv2d(32, 64, 3, stride=2, padding=1),
         nn.BatchNorm2d(64),
         nn.ReLU(),
@@ -138,8 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--target", type=float, default=0.99)
     p.add_argument("--eval-every", type=int, default=50, help="steps between test evaluations")
-    p.add_argument("--eval-from", type=int, default=700, help="first step that may evaluate")
-    p.add_argument("--max-epochs", type=int, default=2)
+    p.add_argument("--eval-from", type=int, default=800, help="first step that may evaluate")
+    p.add_argument("--max-epochs", type=int, default=3)
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, help="first N training images (smoke test)")
