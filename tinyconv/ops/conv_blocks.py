@@ -31,11 +31,6 @@ from .parallel import run_blocks, workers_for
 #    The last W_pad - out_w outputs of each row are junk (their windows wrap around into
 #    the next row); they are computed, then dropped by a view, and backward gives them a
 #    zero gradient so that they add nothing to dW or dx.
-# 4. Phases (stride S > 1). Tap (i, j) of a strided window reads every S-th pixel: a slow
-#    copy. Split the padded block into its S x S phases, phase (a, b) = x_pad[a::S, b::S]
-#    (one pass). Tap (i, j) then reads phase (i*d % S, j*d % S) shifted by (i*d // S,
-#    j*d // S) at stride 1, so trick 3 applies within the phase: long runs again. col2im
-#    adds the taps into the phases and interleaves them back into the image.
 BLOCK_BYTES = 1 << 20
 BLOCK_COLUMNS = 512  # ... but at least this many columns, or BLAS runs below speed
 ROWS_LIMIT = 20  # see _Geometry
@@ -67,11 +62,8 @@ class _Geometry:
         # trick 3, whole padded rows, when the junk outputs cost less than the slow copy
         # they save: about when FN*(W_pad - out_w)/out_w < ROWS_LIMIT (a 7x7 map padded to
         # 9x9 under 512 filters computes 29% more products, and is better without)
-        SH, SW = stride
-        self.phased = stride != (1, 1)  # trick 4
-        self.Wph = -(-self.Wp // SW)  # width of a phase (the padded width when S = 1)
-        rows = FN * (self.Wph - self.out_w) < ROWS_LIMIT * self.out_w
-        self.grid_w = self.Wph if rows else self.out_w  # outputs computed per row
+        rows = stride == (1, 1) and FN * (self.Wp - self.out_w) < ROWS_LIMIT * self.out_w
+        self.grid_w = self.Wp if rows else self.out_w  # outputs computed per row
         row_bytes = self.K * self.grid_w * dtype.itemsize  # col of one output row
         if xp.__name__ != "numpy":  # a GPU: one block
             self.blocks: list[Block] = [(0, N, 0, self.out_h)]
@@ -90,12 +82,6 @@ class _Geometry:
         self.max_images = max(b[1] - b[0] for b in self.blocks)
         self.max_rows = max(b[3] - b[2] for b in self.blocks)
         self.slack = (FW - 1) * dilation[1]  # junk windows of the last row read this far on
-        # trick 4: tap (i, j) -> phase (a, b) and shift (si, sj)
-        self.taps = [
-            (i, j, i * dilation[0] % SH, j * dilation[1] % SW,
-             i * dilation[0] // SH, j * dilation[1] // SW)
-            for i in range(FH) for j in range(FW)
-        ]  # fmt: skip
 
     @property
     def P_image(self) -> int:
@@ -111,15 +97,11 @@ class _Geometry:
         "out" a block of outputs, or of output gradients, on the grid (FN, nb, rows, grid_w)."""
         nb, rows = self.max_images, self.max_rows
         r0, r1 = self.in_rows(0, rows)
-        SH, SW = self.stride
         sizes = {
             "x": nb * self.C * (r1 - r0) * self.Wp + self.slack,
             "col": self.K * nb * rows * self.grid_w,
             "out": self.FN * nb * rows * self.grid_w,
-            "phases": SH * SW * self.C * nb * -(-(r1 - r0) // SH) * self.Wph + self.Wph,
         }
-        if not self.phased:
-            names = tuple(n for n in names if n != "phases")
         xp = self.xp
         return [{k: xp.empty(sizes[k], dtype=self.dtype) for k in names} for _ in range(workers)]
 
@@ -145,48 +127,13 @@ class _Geometry:
         xb[:, :, top : top + n_in, pl : pl + self.W] = x[n0:n1, :, a : a + n_in]
         return xb.transpose(1, 0, 2, 3)  # (C, nb, rows, W_pad), a view
 
-    def phases(self, flat: Any, nb: int, rows_in: int) -> Any:
-        """The phase scratch: (SH, SW, C, nb, ceil(rows_in / SH), W_ph), a view of ``flat``."""
-        SH, SW = self.stride
-        shape = (SH, SW, self.C, nb, -(-rows_in // SH), self.Wph)
-        return flat[: SH * SW * self.C * nb * shape[4] * self.Wph].reshape(shape)
-
-    def split_phases(self, scratch: dict[str, Any], xb: Any) -> Any:
-        """Trick 4: copy a padded block (C, nb, rows, W_pad) into its S x S phases."""
-        SH, SW = self.stride
-        ph = self.phases(scratch["phases"], xb.shape[1], xb.shape[2])
-        if scratch.get("phase_layout") != ph.shape:  # cells past a short phase stay zero
-            scratch["phases"][...] = 0
-            scratch["phase_layout"] = ph.shape
-        for a in range(SH):
-            for b in range(SW):
-                part = xb[:, :, a::SH, b::SW]
-                ph[a, b, :, :, : part.shape[2], : part.shape[3]] = part
-        return ph
-
-    def shifted(self, plane: Any, si: int, sj: int, rows: int) -> Any:
-        """plane (C, nb, H_ph, W_ph) seen from row si, column sj: (C, nb, rows, grid_w).
-
-        With whole rows the last columns wrap into the next row (the junk outputs), so this
-        is an as_strided view, which may read a little past the plane (the scratch's slack).
-        """
-        sC, sN, sH, sW = plane.strides
-        shape = (*plane.shape[:2], rows, self.grid_w)
-        start = plane[:, :, si:, sj:]
-        return self.xp.lib.stride_tricks.as_strided(start, shape=shape, strides=(sC, sN, sH, sW))
-
-    def im2col_block(self, scratch: dict[str, Any], xb: Any, rows: int) -> Any:
-        """col^T of a padded block: (C*FH*FW, nb*rows*grid_w), copied into scratch["col"]."""
+    def im2col_block(self, flat: Any, xb: Any, rows: int) -> Any:
+        """col^T of a padded block: (C*FH*FW, nb*rows*grid_w), one copy into ``flat``."""
         nb = xb.shape[1]
-        col_T = scratch["col"][: self.K * nb * rows * self.grid_w]
+        col_T = flat[: self.K * nb * rows * self.grid_w]
         col_T = col_T.reshape(self.C, self.FH, self.FW, nb, rows, self.grid_w)
-        if self.phased:  # one copy per tap, from its phase, at stride 1
-            ph = self.split_phases(scratch, xb)
-            for i, j, a, b, si, sj in self.taps:
-                col_T[:, i, j] = self.shifted(ph[a, b], si, sj, rows)
-        else:  # one copy
-            grid = (rows, self.grid_w)
-            col_T[...] = _windows(xb, self.FH, self.FW, self.stride, self.dilation, grid)
+        grid = (rows, self.grid_w)
+        col_T[...] = _windows(xb, self.FH, self.FW, self.stride, self.dilation, grid)
         return col_T.reshape(self.K, -1)
 
 
@@ -200,13 +147,13 @@ def _conv_blocks(x: Any, col_W: Any, b: Any, g: _Geometry) -> Any:
     xp = g.xp
     G, FN, out_w = g.G, g.FN, g.out_w
     y = xp.empty((FN, g.N, g.out_h, out_w), dtype=g.dtype)
-    scratch = g.scratch(workers_for(len(g.blocks)), "x", "col", "out", "phases")
+    scratch = g.scratch(workers_for(len(g.blocks)), "x", "col", "out")
     bias = None if b is None else b.reshape(FN, 1, 1, 1)
 
     def block(worker: int, k: int) -> None:
         n0, n1, h0, h1 = g.blocks[k]
         s = scratch[worker]
-        col_T = g.im2col_block(s, g.padded_block(s, x, g.blocks[k]), h1 - h0)
+        col_T = g.im2col_block(s["col"], g.padded_block(s, x, g.blocks[k]), h1 - h0)
         out = s["out"][: FN * col_T.shape[1]]
         xp.matmul(col_W, col_T.reshape(G, g.Kg, -1), out=out.reshape(G, FN // G, -1))
         out = out.reshape(FN, n1 - n0, h1 - h0, g.grid_w)[:, :, :, :out_w]
@@ -237,12 +184,12 @@ def _weight_grad_blocks(x: Any, dout: Any, g: _Geometry) -> Any:
     """
     xp = g.xp
     dW_T = xp.empty((len(g.blocks), g.G, g.Kg, g.FN // g.G), dtype=g.dtype)
-    scratch = g.scratch(workers_for(len(g.blocks)), "x", "col", "out", "phases")
+    scratch = g.scratch(workers_for(len(g.blocks)), "x", "col", "out")
 
     def block(worker: int, k: int) -> None:
         s, (_, _, h0, h1) = scratch[worker], g.blocks[k]
         dy = _grid_block(s["out"], dout, g, g.blocks[k])
-        col_T = g.im2col_block(s, g.padded_block(s, x, g.blocks[k]), h1 - h0)
+        col_T = g.im2col_block(s["col"], g.padded_block(s, x, g.blocks[k]), h1 - h0)
         xp.matmul(col_T.reshape(g.G, g.Kg, -1), dy.transpose(0, 2, 1), out=dW_T[k])
 
     run_blocks(block, len(g.blocks))
@@ -259,7 +206,7 @@ def _data_grad_col2im(dout: Any, col_W: Any, g: _Geometry) -> Any:
     pt, _, pl, _ = g.pads
     r0, Hp = g.in_rows(0, g.out_h)  # the padded rows that any window reaches
     dx = xp.empty((g.C, g.N, g.H, g.W), dtype=g.dtype)
-    scratch = g.scratch(workers_for(len(g.blocks)), "x", "col", "out", "phases")
+    scratch = g.scratch(workers_for(len(g.blocks)), "x", "col", "out")
 
     def block(worker: int, k: int) -> None:
         s, (n0, n1, _, _) = scratch[worker], g.blocks[k]
@@ -268,24 +215,10 @@ def _data_grad_col2im(dout: Any, col_W: Any, g: _Geometry) -> Any:
         dcol_T = s["col"][: g.K * dy.shape[2]].reshape(g.G, g.Kg, -1)
         xp.matmul(col_W.transpose(0, 2, 1), dy, out=dcol_T)
         img = s["x"][: nb * g.C * Hp * g.Wp + g.slack]
+        img[...] = 0
         s["layout"] = None  # the scratch no longer holds a padded input block
-        if g.phased:  # trick 4: add each tap into its phase, then interleave the phases
-            s["phase_layout"] = None
-            ph = g.phases(s["phases"], nb, Hp)
-            s["phases"][...] = 0
-            dcol = dcol_T.reshape(g.C, g.FH, g.FW, nb, g.out_h, g.grid_w)
-            for i, j, a, b, si, sj in g.taps:
-                g.shifted(ph[a, b], si, sj, g.out_h)[...] += dcol[:, i, j]
-            img = img[: nb * g.C * Hp * g.Wp].reshape(nb, g.C, Hp, g.Wp).transpose(1, 0, 2, 3)
-            SH, SW = g.stride
-            for a in range(SH):
-                for b in range(SW):
-                    part = img[:, :, a::SH, b::SW]
-                    part[...] = ph[a, b, :, :, : part.shape[2], : part.shape[3]]
-        else:
-            img[...] = 0
-            img = img[: nb * g.C * Hp * g.Wp].reshape(nb, g.C, Hp, g.Wp).transpose(1, 0, 2, 3)
-            _col2im_add(dcol_T, img, g.FH, g.FW, g.stride, g.dilation, (g.out_h, g.grid_w))
+        img = img[: nb * g.C * Hp * g.Wp].reshape(nb, g.C, Hp, g.Wp).transpose(1, 0, 2, 3)
+        _col2im_add(dcol_T, img, g.FH, g.FW, g.stride, g.dilation, (g.out_h, g.grid_w))
         # rows past the last window's reach (floored sizes) get no gradient
         rows = min(g.H, Hp - pt)
         dx[:, n0:n1, :rows] = img[:, :, pt : pt + rows, pl : pl + g.W]
