@@ -52,12 +52,14 @@ def machine_line(threads: int) -> str:
 
         infos = [i for i in threadpool_info() if i.get("user_api") == "blas"]
         if infos:
-            blas = f"{infos[0].get('internal_api')} {infos[0].get('version')} ({infos[0].get('architecture')})"
+            info = infos[0]
+            blas = f"{info.get('internal_api')} {info.get('version')} ({info.get('architecture')})"
     except ImportError:
         pass
     return (
         f"machine: {cpu_name()}, {os.cpu_count()} logical cores | threads: {threads} | "
-        f"numpy {np.__version__} (BLAS {blas}) | torch {torch.__version__} | python {platform.python_version()}"
+        f"numpy {np.__version__} (BLAS {blas}) | torch {torch.__version__} | "
+        f"python {platform.python_version()}"
     )
 
 

@@ -159,8 +159,10 @@ def main() -> int:
         per_step.append(dict(TIMES))
     rows = {k: min(s.get(k, 0.0) for s in per_step) for k in per_step[0]}
     step_ms = 1000 * float(np.median(totals))
-    print(f"{args.model}, batch {args.batch}, float32, {args.threads} thread(s): median step "
-          f"{step_ms:.2f} ms (min {1000 * min(totals):.2f}); per op: min over {args.steps} steps")  # fmt: skip
+    print(
+        f"{args.model}, batch {args.batch}, float32, {args.threads} thread(s): median step "
+        f"{step_ms:.2f} ms (min {1000 * min(totals):.2f}); per op: min over {args.steps} steps"
+    )
     ops = sum(v for k, v in rows.items() if not k[0].startswith("  "))
     for (op, phase, shape), v in sorted(rows.items(), key=lambda kv: -kv[1]):
         if v * 1000 < 0.02:
