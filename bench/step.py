@@ -5,6 +5,9 @@ tinyconv and PyTorch side by side in one process, plus conv2d layer timings.
     python bench/step.py --threads 1 --steps 50
 
 Prints images/s for both and the ratio tinyconv / PyTorch (> 1 means tinyconv is faster).
+``--threads`` sets PyTorch's threads, tinyconv's threads and NumPy's BLAS threads alike. The
+steps run in alternating rounds of 5 per system (``common.alternate``), medians reported;
+on a shared machine repeat the run and look at ``uptime``.
 """
 
 from __future__ import annotations
@@ -68,9 +71,8 @@ def conv_bench(steps: int, warmup: int) -> None:
     import tinyconv.functional as F
 
     rng = np.random.default_rng(0)
-    print(
-        f"\n{'conv2d fwd+bwd: input, weight, stride, pad':<58}{'tinyconv':>10}{'torch':>10}{'ratio':>8}"
-    )
+    head = f"{'conv2d fwd+bwd: input, weight, stride, pad':<58}{'tinyconv':>10}{'torch':>10}"
+    print(f"\n{head}{'ratio':>8}  (ratio = torch time / tinyconv time)")
     for xs, ws, s, p in CONV_SHAPES:
         x = rng.standard_normal(xs, dtype=np.float32)
         w = rng.standard_normal(ws, dtype=np.float32) * 0.1
@@ -78,10 +80,10 @@ def conv_bench(steps: int, warmup: int) -> None:
         xc, wc, bc = (tinyconv.tensor(a, requires_grad=True) for a in (x, w, b))
         xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
 
-        def tc() -> None:
+        def tc(xc=xc, wc=wc, bc=bc, s=s, p=p) -> None:  # noqa: ANN001  (bind this shape)
             F.conv2d(xc, wc, bc, stride=s, padding=p).sum().backward()
 
-        def th() -> None:
+        def th(xt=xt, wt=wt, bt=bt, s=s, p=p) -> None:  # noqa: ANN001
             torch.nn.functional.conv2d(xt, wt, bt, stride=s, padding=p).sum().backward()
 
         t = alternate({"tc": tc, "th": th}, steps, warmup)
