@@ -77,7 +77,8 @@ class Conv2d(Function):
     padded by d*(F - 1) - P, convolved with the filters flipped in H and W and with their
     in/out channels swapped, dx[c] = sum_f dy_pad[f] ⋆ flip(W[f, c]) (every output that
     input pixel (y, x) fed, y - i*d + P for tap i, found by sliding the flipped kernel).
-    That reuses the forward's blocks and avoids col2im's adds; other strides use col2im.
+    That reuses the forward's blocks and avoids col2im's adds (faster while FN <= 2C);
+    other strides, and layers with many more filters than input channels, use col2im.
     """
 
     def forward(
@@ -106,7 +107,9 @@ class Conv2d(Function):
             pt, pb, pl, pr = g.pads
             qh, qw = DH * (FH - 1), DW * (FW - 1)
             flip_pads = (qh - pt, qh - pb, qw - pl, qw - pr)  # d*(F - 1) - P per side
-            if g.stride == (1, 1) and min(flip_pads) >= 0:
+            # the flipped convolution copies FN*FH*FW values per pixel into its col where
+            # col2im adds C*FH*FW: it wins (measured) while FN <= 2C, not for a first layer
+            if g.stride == (1, 1) and min(flip_pads) >= 0 and FN <= 2 * g.C:
                 # the flipped, channel-swapped filters: (G, Cg, FN/G, FH, FW) -> (C, FN/G, FH, FW)
                 Cg = g.C // G
                 W_flip = W.reshape(G, FN // G, Cg, FH, FW)[:, :, :, ::-1, ::-1]
