@@ -53,7 +53,8 @@ def _matmul(a: Any, b: Any) -> Any:
     M, K = a.shape[-2:]
     P = b.shape[-1]
     T = get_num_threads()
-    if a.ndim != 2 or b.ndim != 2 or T == 1 or 2 * M * K * P < PARALLEL_FLOPS or M < 2 * T:
+    small = 2 * M * K * P < PARALLEL_FLOPS or M < 2 * T
+    if xp.__name__ != "numpy" or a.ndim != 2 or b.ndim != 2 or T == 1 or small:
         return a @ b
     out = xp.empty((M, P), dtype=xp.result_type(a, b))
     step = -(-M // T)  # ceil(M / T) rows per thread
