@@ -7,9 +7,9 @@ NumPy calls, so the interpreter itself is rarely the bottleneck.
 
 BLAS has threads of its own. Two levels of threads would fight over the cores (a 2-thread
 BLAS called from 2 threads at once runs slower than one thread), so inside a parallel
-region BLAS is limited to one thread through ``threadpoolctl`` (an optional
-dependency, not needed for correctness). Without threadpoolctl the blocks run one after the other and BLAS
-keeps its own threads: the same results, only slower.
+region BLAS is limited to one thread through ``threadpoolctl`` (an optional dependency,
+not needed for correctness). Without threadpoolctl the blocks run one after the other and
+BLAS keeps its own threads: the same results, only slower.
 
 The split never changes a result: the blocks are the same for any thread count, and every
 reduction over blocks (a weight gradient, say) is summed in block order afterwards.
