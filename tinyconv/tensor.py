@@ -23,7 +23,9 @@ from typing import Any
 
 import numpy
 
+from . import amp as _amp
 from .backend import device_of, get_array_module, resolve_dtype, to_device
+from .dtypes import is_floating
 
 _grad_enabled = True
 
@@ -71,7 +73,15 @@ class Function:
     Tensor inputs are positional; hyper-parameters are keyword arguments. ``needs_input_grad``
     tells ``backward`` which gradients are wanted, so it can skip the others (return None).
     ``backward`` must never modify ``dout`` or the saved arrays in place.
+
+    ``autocast_policy`` says what the operation does inside ``tinyconv.amp.autocast``: "16-bit"
+    (convolutions, matrix products) casts its floating-point inputs to the autocast dtype,
+    "float32" (softmax, losses, batch norm) casts 16-bit inputs up to float32, None (the
+    default: elementwise operations, pooling, shapes) leaves them as they are. The casts are
+    ``Cast`` operations, so the gradients go back to each input in its own dtype.
     """
+
+    autocast_policy: str | None = None
 
     needs_input_grad: tuple[bool, ...]
     saved: tuple[Any, ...]
@@ -90,6 +100,8 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs: Any, **kwargs: Any) -> Tensor:
+        if cls.autocast_policy is not None and _amp._autocast_dtype is not None:
+            inputs = _amp.cast_inputs(cls.autocast_policy, inputs)
         ctx = cls()
         ctx.needs_input_grad = tuple(isinstance(t, Tensor) and t.requires_grad for t in inputs)
         raw = [t.data if isinstance(t, Tensor) else t for t in inputs]
@@ -356,7 +368,7 @@ class Tensor:
             return other
         xp = get_array_module(self.data)
         arr = xp.asarray(other)
-        if arr.dtype.kind in "fiub" and self.dtype.kind == "f":
+        if arr.dtype.kind in "fiub" and is_floating(self.dtype):
             arr = arr.astype(self.dtype)  # a Python scalar never upcasts a float32 tensor
         return Tensor(arr)
 

@@ -2,13 +2,19 @@
 
 Each ``Function`` has its forward and backward side by side. Binary operations broadcast
 like NumPy; their backward sums the gradient back to each input's shape with ``unbroadcast``.
+
+16-bit arrays (float16, bfloat16) keep their dtype through every operation here, but sums and
+matrix products accumulate in float32 and round once (``tinyconv.dtypes``): a float16 sum of
+a few thousand numbers would otherwise lose most of its digits.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from .. import amp
 from ..backend import get_array_module, to_device
+from ..dtypes import compute_dtype, is_floating, matmul32, mean32, sum32
 from ..tensor import Function
 
 
@@ -21,7 +27,7 @@ def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
         i + extra for i, s in enumerate(shape) if s == 1 and grad.shape[i + extra] != 1
     )
     if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
+        grad = sum32(grad, axis=axes, keepdims=True)
     return grad.reshape(shape)
 
 
@@ -94,7 +100,7 @@ class PowScalar(Function):
 
     def forward(self, x: Any, exponent: float) -> Any:
         self.save_for_backward(x, exponent)
-        return x ** x.dtype.type(exponent) if x.dtype.kind == "f" else x**exponent
+        return x ** x.dtype.type(exponent) if is_floating(x.dtype) else x**exponent
 
     def backward(self, dout: Any) -> Any:
         x, p = self.saved
@@ -158,14 +164,18 @@ class MatMul(Function):
     """y = a @ b (batched like NumPy); da = dout @ b^T, db = a^T @ dout.
 
     Shapes: a (..., n, k), b (..., k, m) -> (..., n, m). A 1-D operand is treated as a
-    row (a) or a column (b) vector, as in NumPy.
+    row (a) or a column (b) vector, as in NumPy. 16-bit operands are multiplied in float32
+    (converted per call: NumPy has no fast 16-bit product) and the result rounded back.
+    Under autocast the operands become 16-bit first.
     """
+
+    autocast_policy = amp.LOW
 
     def forward(self, a: Any, b: Any) -> Any:
         if a.ndim == 0 or b.ndim == 0:
             raise ValueError("matmul: both operands need at least one dimension")
         self.save_for_backward(a, b)
-        return a @ b
+        return matmul32(a, b)
 
     def backward(self, dout: Any) -> tuple[Any, Any]:
         a, b = self.saved
@@ -179,9 +189,9 @@ class MatMul(Function):
             d = xp.expand_dims(d, -1)
         da = db = None
         if self.needs_input_grad[0]:
-            da = unbroadcast(d @ xp.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
+            da = unbroadcast(matmul32(d, xp.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape)
         if self.needs_input_grad[1]:
-            db = unbroadcast(xp.swapaxes(a2, -1, -2) @ d, b2.shape).reshape(b.shape)
+            db = unbroadcast(matmul32(xp.swapaxes(a2, -1, -2), d), b2.shape).reshape(b.shape)
         return da, db
 
 
@@ -191,7 +201,7 @@ class Sum(Function):
 
     def forward(self, x: Any, dim: tuple[int, ...] | None, keepdim: bool) -> Any:
         self.save_for_backward(x.shape, dim, keepdim)
-        return x.sum(axis=dim, keepdims=keepdim)
+        return sum32(x, axis=dim, keepdims=keepdim)
 
     def backward(self, dout: Any) -> Any:
         shape, dim, keepdim = self.saved
@@ -207,14 +217,16 @@ class Mean(Function):
     def forward(self, x: Any, dim: tuple[int, ...] | None, keepdim: bool) -> Any:
         count = x.size if dim is None else _prod(x.shape[d] for d in dim)
         self.save_for_backward(x.shape, dim, keepdim, count)
-        return x.mean(axis=dim, keepdims=keepdim)
+        return mean32(x, axis=dim, keepdims=keepdim)
 
     def backward(self, dout: Any) -> Any:
         shape, dim, keepdim, count = self.saved
         xp = get_array_module(dout)
         if not keepdim:
             dout = dout.reshape(_kept_shape(shape, dim))
-        return xp.broadcast_to(dout / dout.dtype.type(count), shape)
+        dt = compute_dtype(dout.dtype)  # 16 bits: divide in float32 (60000 is not a bfloat16)
+        g = (dout.astype(dt, copy=False) / dt.type(count)).astype(dout.dtype, copy=False)
+        return xp.broadcast_to(g, shape)
 
 
 class Max(Function):

@@ -37,7 +37,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import amp
 from ..backend import get_array_module
+from ..dtypes import is_floating, matmul32, sum32, to_compute
 from ..tensor import Function, Tensor
 from .conv_blocks import (
     _conv_blocks,
@@ -79,14 +81,21 @@ class Conv2d(Function):
     input pixel (y, x) fed, y - i*d + P for tap i, found by sliding the flipped kernel).
     That reuses the forward's blocks and avoids col2im's adds (faster while FN <= 2C);
     other strides, and layers with many more filters than input channels, use col2im.
+
+    16-bit x and W (float16, bfloat16) are converted to float32 block by block, as im2col
+    copies them (NumPy has no fast 16-bit matrix product); the products accumulate in
+    float32 and each result (with its bias) is rounded to 16 bits once. Under autocast the
+    inputs become 16-bit first.
     """
+
+    autocast_policy = amp.LOW
 
     def forward(
         self, x: Any, W: Any, b: Any, *, stride: Pair, pads: Pads, dilation: Pair, groups: int
     ) -> Any:
         xp = get_array_module(x)
         g = _Geometry(x.shape, W.shape, stride, pads, dilation, groups, xp, x.dtype)
-        col_W = W.reshape(g.G, g.FN // g.G, g.Kg)  # (G, FN/G, Cg*FH*FW): a filter per row
+        col_W = to_compute(W).reshape(g.G, g.FN // g.G, g.Kg)  # (G, FN/G, Cg*FH*FW): filter rows
         y = _conv_blocks(x, col_W, b, g)  # (FN, N, out_h, out_w)
         self.save_for_backward(
             x if self.needs_input_grad[1] else None, W if self.needs_input_grad[0] else None, g
@@ -99,10 +108,10 @@ class Conv2d(Function):
         G, FN, FH, FW, (DH, DW) = g.G, g.FN, g.FH, g.FW, g.dilation
         dx = dW = db = None
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
-            db = dout.sum(axis=(0, 2, 3))  # (FN,)
+            db = sum32(dout, axis=(0, 2, 3))  # (FN,)
         if self.needs_input_grad[1]:
             dW_T = _weight_grad_blocks(x, dout, g)  # (G, Cg*FH*FW, FN/G)
-            dW = xp.ascontiguousarray(dW_T.transpose(0, 2, 1)).reshape(FN, -1, FH, FW)
+            dW = dW_T.transpose(0, 2, 1).astype(g.store, order="C").reshape(FN, -1, FH, FW)
         if self.needs_input_grad[0]:
             pt, pb, pl, pr = g.pads
             qh, qw = DH * (FH - 1), DW * (FW - 1)
@@ -112,7 +121,7 @@ class Conv2d(Function):
             if g.stride == (1, 1) and min(flip_pads) >= 0 and FN <= 2 * g.C:
                 # the flipped, channel-swapped filters: (G, Cg, FN/G, FH, FW) -> (C, FN/G, FH, FW)
                 Cg = g.C // G
-                W_flip = W.reshape(G, FN // G, Cg, FH, FW)[:, :, :, ::-1, ::-1]
+                W_flip = to_compute(W).reshape(G, FN // G, Cg, FH, FW)[:, :, :, ::-1, ::-1]
                 W_flip = xp.ascontiguousarray(W_flip.transpose(0, 2, 1, 3, 4))
                 g_dx = _Geometry(dout.shape, (g.C, FN // G, FH, FW), (1, 1), flip_pads,
                                  g.dilation, G, xp, dout.dtype)  # fmt: skip
@@ -121,7 +130,7 @@ class Conv2d(Function):
             else:
                 g_img = _Geometry((g.N, g.C, g.H, g.W), W.shape, g.stride, g.pads,
                                   g.dilation, G, xp, dout.dtype, bands=False)  # fmt: skip
-                dx = _data_grad_col2im(dout, W.reshape(G, FN // G, g.Kg), g_img)
+                dx = _data_grad_col2im(dout, to_compute(W).reshape(G, FN // G, g.Kg), g_img)
             dx = dx.transpose(1, 0, 2, 3)  # (N, C, H, W), a view
         return dx, dW, db
 
@@ -131,8 +140,11 @@ class ConvTranspose2d(Function):
 
     x (N, C_in, H, W), W (C_in, C_out/G, FH, FW), b (C_out,) -> (N, C_out, H_out, W_out).
     Every input pixel scatters its C_in values times the kernel onto an FH x FW patch of
-    the output (col2im); backward gathers those patches again (im2col).
+    the output (col2im); backward gathers those patches again (im2col). 16-bit inputs are
+    computed in float32 (converted per call) and the results rounded back once.
     """
+
+    autocast_policy = amp.LOW
 
     def forward(
         self,
@@ -158,13 +170,14 @@ class ConvTranspose2d(Function):
         )
         x_T = x.transpose(1, 0, 2, 3).reshape(G, C_in // G, N * H * W_in)  # (G, C_in/G, N*H*W)
         W_g = W.reshape(G, C_in // G, Cg_out * FH * FW)  # (G, C_in/G, Cg_out*FH*FW)
-        col_T = W_g.transpose(0, 2, 1) @ x_T  # (G, Cg_out*FH*FW, N*H*W)
+        col_T = to_compute(W_g).transpose(0, 2, 1) @ to_compute(x_T)  # (G, Cg_out*FH*FW, N*H*W)
         col = col_T.reshape(C_out * FH * FW, -1).T  # (N*H*W, C_out*FH*FW)
         y = col2im(
             col, (N, C_out, out_h, out_w), FH, FW, stride, padding, dilation, out_size=(H, W_in)
         )  # (N, C_out, out_h, out_w)
         if b is not None:
             y += b.reshape(1, C_out, 1, 1)  # y is col2im's fresh buffer
+        y = y.astype(x.dtype, copy=False)  # 16-bit inputs: rounded once, here
         self.save_for_backward(
             x_T if self.needs_input_grad[1] else None,
             W_g if self.needs_input_grad[0] else None,
@@ -182,13 +195,13 @@ class ConvTranspose2d(Function):
             col = im2col(dout, FH, FW, stride, padding, dilation, out_size=(H, W_in))
             col_T = col.T.reshape(G, Cg_out * FH * FW, -1)  # (G, Cg_out*FH*FW, N*H*W)
         if self.needs_input_grad[0]:
-            dx_T = W_g @ col_T  # (G, C_in/G, N*H*W)
+            dx_T = matmul32(W_g, col_T)  # (G, C_in/G, N*H*W)
             dx = dx_T.reshape(C_in, N, H, W_in).transpose(1, 0, 2, 3)  # (N, C_in, H, W)
         if self.needs_input_grad[1]:
-            dW = x_T @ col_T.transpose(0, 2, 1)  # (G, C_in/G, Cg_out*FH*FW)
+            dW = matmul32(x_T, col_T.transpose(0, 2, 1))  # (G, C_in/G, Cg_out*FH*FW)
             dW = dW.reshape(W_shape)  # (C_in, Cg_out, FH, FW)
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
-            db = dout.sum(axis=(0, 2, 3))  # (C_out,)
+            db = sum32(dout, axis=(0, 2, 3))  # (C_out,)
         return dx, dW, db
 
 
@@ -227,11 +240,13 @@ def _check_tensors(x: Any, weight: Any, bias: Any, layer: str) -> None:
         )
     if weight.ndim != 4:
         raise ValueError(f"{layer}: expected a 4-D weight, got shape {weight.shape}")
-    if x.dtype.kind != "f":
+    if not is_floating(x.dtype):
         raise TypeError(
             f"{layer}: expected a floating-point input, got dtype {x.dtype}; "
             "convert images with x.astype('float32') / 255 first"
         )
+    if amp.is_autocast_enabled():
+        return  # autocast casts input, weight and bias to one dtype
     if weight.dtype != x.dtype:
         raise TypeError(
             f"{layer}: input dtype {x.dtype} does not match weight dtype {weight.dtype}; "

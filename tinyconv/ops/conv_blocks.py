@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..dtypes import compute_dtype
 from .im2col import Pads, Pair, _col2im_add, _windows, conv_output_size
 from .parallel import run_blocks, workers_for
 
@@ -51,7 +52,8 @@ class _Geometry:
                  bands: bool = True) -> None:  # fmt: skip
         N, C, H, W = x_shape
         FN, Cg, FH, FW = W_shape
-        self.xp, self.dtype = xp, dtype
+        # 16-bit data: the scratch arrays (col, products) are float32, results stored as dtype
+        self.xp, self.dtype, self.store = xp, compute_dtype(dtype), dtype
         self.N, self.C, self.H, self.W, self.FN, self.FH, self.FW = N, C, H, W, FN, FH, FW
         self.G, self.K, self.Kg = groups, C * FH * FW, Cg * FH * FW
         self.stride, self.pads, self.dilation = stride, pads, dilation
@@ -64,7 +66,7 @@ class _Geometry:
         # 9x9 under 512 filters computes 29% more products, and is better without)
         rows = stride == (1, 1) and FN * (self.Wp - self.out_w) < ROWS_LIMIT * self.out_w
         self.grid_w = self.Wp if rows else self.out_w  # outputs computed per row
-        row_bytes = self.K * self.grid_w * dtype.itemsize  # col of one output row
+        row_bytes = self.K * self.grid_w * self.dtype.itemsize  # col of one output row
         if xp.__name__ != "numpy":  # a GPU: one block
             self.blocks: list[Block] = [(0, N, 0, self.out_h)]
         elif bands and row_bytes * self.out_h > BLOCK_BYTES:  # bands of rows of one image
@@ -146,7 +148,7 @@ def _conv_blocks(x: Any, col_W: Any, b: Any, g: _Geometry) -> Any:
     """
     xp = g.xp
     G, FN, out_w = g.G, g.FN, g.out_w
-    y = xp.empty((FN, g.N, g.out_h, out_w), dtype=g.dtype)
+    y = xp.empty((FN, g.N, g.out_h, out_w), dtype=g.store)
     scratch = g.scratch(workers_for(len(g.blocks)), "x", "col", "out")
     bias = None if b is None else b.reshape(FN, 1, 1, 1)
 
@@ -205,7 +207,7 @@ def _data_grad_col2im(dout: Any, col_W: Any, g: _Geometry) -> Any:
     xp = g.xp
     pt, _, pl, _ = g.pads
     r0, Hp = g.in_rows(0, g.out_h)  # the padded rows that any window reaches
-    dx = xp.empty((g.C, g.N, g.H, g.W), dtype=g.dtype)
+    dx = xp.empty((g.C, g.N, g.H, g.W), dtype=g.store)
     scratch = g.scratch(workers_for(len(g.blocks)), "x", "col", "out")
 
     def block(worker: int, k: int) -> None:

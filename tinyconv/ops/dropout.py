@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import default_rng, get_array_module, to_device
+from ..dtypes import is_floating
 from ..tensor import Function, Tensor
 
 
@@ -77,7 +78,7 @@ def dropout(
         )
     if not isinstance(x, Tensor):
         raise TypeError(f"dropout: expected a tinyconv Tensor, got {type(x).__name__}")
-    if x.dtype.kind != "f":
+    if not is_floating(x.dtype):
         raise TypeError(f"dropout: expected a floating-point input, got dtype {x.dtype}")
     if not training or p == 0:
         return x

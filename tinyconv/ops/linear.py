@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import amp
 from ..backend import get_array_module
+from ..dtypes import is_floating, sum32, to_compute
 from ..tensor import Function, Tensor
 from .parallel import get_num_threads, run_blocks
 
@@ -17,25 +19,31 @@ class Linear(Function):
     """y = x @ W^T + b.  x (N, *, in), W (out, in), b (out,) -> (N, *, out).
 
     Large products are split into one slice per thread (``_matmul``): rows of y and dx,
-    rows of dW, so no slice needs another's result.
+    rows of dW, so no slice needs another's result. 16-bit inputs (float16, bfloat16) are
+    multiplied in float32 and the results (with the bias added) rounded back to 16 bits once;
+    under autocast the inputs become 16-bit first.
     """
+
+    autocast_policy = amp.LOW
 
     def forward(self, x: Any, W: Any, b: Any = None) -> Any:
         self.save_for_backward(x, W, b is not None)
-        y = _matmul(x, W.T)  # (N, out)
+        y = _matmul(x, W.T)  # (N, out), float32 for 16-bit inputs
         if b is not None:
             y += b
-        return y
+        return y.astype(x.dtype, copy=False)
 
     def backward(self, dout: Any) -> tuple[Any, Any, Any]:
         x, W, has_b = self.saved
-        dx = _matmul(dout, W) if self.needs_input_grad[0] else None  # (N, in)
-        dW = db = None
+        dx = dW = db = None
+        if self.needs_input_grad[0]:
+            dx = _matmul(dout, W).astype(x.dtype, copy=False)  # (N, in)
         if self.needs_input_grad[1]:
             x2 = x.reshape(-1, x.shape[-1])  # (N*, in)
             dW = _matmul(dout.reshape(-1, dout.shape[-1]).T, x2)  # (out, in)
+            dW = dW.astype(W.dtype, copy=False)
         if has_b and self.needs_input_grad[2]:
-            db = dout.reshape(-1, dout.shape[-1]).sum(axis=0)
+            db = sum32(dout.reshape(-1, dout.shape[-1]), axis=0)
         return dx, dW, db
 
 
@@ -47,9 +55,11 @@ def _matmul(a: Any, b: Any) -> Any:
 
     a (M, K) @ b (K, P) -> (M, P): thread t multiplies rows [t*M/T, (t+1)*M/T) of a (each
     row of the result is computed exactly as in one big product). Other shapes, and small
-    products, go to ``@`` directly.
+    products, go to ``@`` directly. 16-bit operands are converted to float32 first (NumPy has
+    no fast 16-bit product), and the result stays float32: the caller rounds it.
     """
     xp = get_array_module(a)
+    a, b = to_compute(a), to_compute(b)
     M, K = a.shape[-2:]
     P = b.shape[-1]
     T = get_num_threads()
@@ -134,7 +144,7 @@ def pad(x: Tensor, pad: tuple[int, ...], mode: str = "constant", value: float = 
 
 
 def _check_float(x: Tensor, layer: str) -> None:
-    if x.dtype.kind != "f":
+    if not is_floating(x.dtype):
         raise TypeError(
             f"{layer}: expected a floating-point input, got dtype {x.dtype}; "
             "convert images with x.astype('float32') / 255 first"

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import amp
 from ..backend import get_array_module
+from ..dtypes import is_floating
 from ..tensor import Function, Tensor
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -74,7 +76,12 @@ def _reduce_backward(dout: Any, reduction: str, denom: Any, M: int) -> Any:
 
 
 class CrossEntropy(Function):
-    """Softmax + negative log-likelihood in one step, from logits x (N, C, *) and labels (N, *)."""
+    """Softmax + negative log-likelihood in one step, from logits x (N, C, *) and labels (N, *).
+
+    Under autocast it runs in float32 (so does every loss here).
+    """
+
+    autocast_policy = amp.FP32
 
     def forward(
         self,
@@ -107,6 +114,8 @@ class CrossEntropy(Function):
 class NLL(Function):
     """loss_i = -weight[y_i] * logp[i, y_i] from log-probabilities (N, C, *) and labels (N, *)."""
 
+    autocast_policy = amp.FP32
+
     def forward(self, x: Any, target: Any, weight: Any, ignore_index: int, reduction: str) -> Any:
         rows, shape = _to_rows(x)
         q, denom = _coefficients(
@@ -134,7 +143,7 @@ def _check_classification(
     """Validate logits/log-probs and integer labels; return the raw target and weight arrays."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{layer}: expected a tinyconv Tensor as input, got {type(x).__name__}")
-    if x.dtype.kind != "f":
+    if not is_floating(x.dtype):
         raise TypeError(f"{layer}: expected a floating-point input, got dtype {x.dtype}")
     if x.ndim < 1:
         raise ValueError(f"{layer}: expected an input (N, C) or (N, C, *), got a scalar")
@@ -281,7 +290,7 @@ def mse_loss(
     if not isinstance(target, Tensor):
         target = Tensor(target, dtype=input.dtype)
     for name, t in (("input", input), ("target", target)):
-        if t.dtype.kind != "f":
+        if not is_floating(t.dtype):
             raise TypeError(f"{layer}: expected a floating-point {name}, got dtype {t.dtype}")
     if input.shape != target.shape:
         raise ValueError(

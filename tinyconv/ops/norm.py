@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import amp
 from ..backend import get_array_module
+from ..dtypes import is_floating
 from ..tensor import Function, Tensor, is_grad_enabled
 from .parallel import for_chunks
 
@@ -29,7 +31,11 @@ class BatchNorm(Function):
         train: dx = (M g - sum(g) - xhat sum(g xhat)) / (M std)
         eval:  dx = g / std
         dweight = sum(dout * xhat), dbias = sum(dout)
+
+    Under autocast it runs in float32: batch statistics of 16-bit numbers would lose digits.
     """
+
+    autocast_policy = amp.FP32
 
     def forward(
         self,
@@ -254,7 +260,7 @@ def batch_norm(
     """
     if not isinstance(x, Tensor):
         raise TypeError(f"{layer}: expected a tinyconv Tensor, got {type(x).__name__}")
-    if x.dtype.kind != "f":
+    if not is_floating(x.dtype):
         raise TypeError(f"{layer}: expected a floating-point input, got dtype {x.dtype}")
     if x.ndim < 2:
         raise ValueError(f"{layer}: expected an input (N, C) or (N, C, *), got shape {x.shape}")
@@ -311,7 +317,10 @@ class LocalResponseNorm(Function):
     Backward: dx_j = dout_j d_j^-beta
                      - (2 alpha beta / size) x_j sum_{c: j in window(c)} dout_c x_c d_c^(-beta-1),
     and channel j lies in the windows of c = j - (size-1)//2 .. j + size//2.
+    Under autocast it runs in float32 (a sum of squares).
     """
+
+    autocast_policy = amp.FP32
 
     def forward(self, x: Any, size: int, alpha: float, beta: float, k: float) -> Any:
         t = x.dtype.type
@@ -361,7 +370,7 @@ def local_response_norm(
         raise ValueError(f"{layer}: size must be a positive int, got {size!r}")
     if not isinstance(x, Tensor):
         raise TypeError(f"{layer}: expected a tinyconv Tensor, got {type(x).__name__}")
-    if x.dtype.kind != "f":
+    if not is_floating(x.dtype):
         raise TypeError(f"{layer}: expected a floating-point input, got dtype {x.dtype}")
     if x.ndim < 3:
         raise ValueError(

@@ -25,6 +25,7 @@ import numbers
 from typing import Any
 
 from ..backend import get_array_module
+from ..dtypes import as_bits, is_floating, is_low_precision, order_key
 from ..tensor import Function, Tensor, is_grad_enabled
 from .parallel import for_chunks
 
@@ -130,7 +131,7 @@ def _check_input(x: Tensor, layer: str) -> None:
         raise ValueError(
             f"{layer}: expected a 4-D input (N, C, H, W), got shape {x.shape} ({x.ndim}-D){hint}"
         )
-    if x.dtype.kind != "f":
+    if not is_floating(x.dtype):
         raise TypeError(
             f"{layer}: expected a floating-point input, got dtype {x.dtype}; "
             "convert images with x.astype('float32') / 255 first"
@@ -239,6 +240,8 @@ class MaxPool(Function):
     padded, and backward writes every element of dx exactly once, the window's gradient
     where the argmax points and zero elsewhere, with no zero-filling and no adding. It runs
     chunk by chunk (of images, or of channels when x is channel-major) on all threads.
+    There, 16-bit inputs are compared as int16 keys that sort like the floats (``order_key``):
+    NumPy's float16 comparisons are many times slower.
     """
 
     def forward(
@@ -266,11 +269,15 @@ class MaxPool(Function):
                 pick(y, col, out=y)
 
         if tiled:
+            low = is_low_precision(x.dtype)
 
             def chunk(i: tuple[slice, ...]) -> None:
-                windows = _tiles(x[i], kernel, out_hw)
+                xi, yi = (order_key(as_bits(x[i])), as_bits(y[i])) if low else (x[i], y[i])
+                windows = _tiles(xi, kernel, out_hw)
                 columns = [windows[:, :, :, a, :, b] for _, a, b in _offsets(kernel)]
-                running_max(columns, y[i], None if arg is None else arg[i])
+                running_max(columns, yi, None if arg is None else arg[i])
+                if low:
+                    yi[...] = order_key(yi)  # the keys of the maxima back to their float bits
 
             for_chunks(chunk, x, axis=1 if channel_major else 0)
         else:  # overlapping or padded windows: a running max over the valid rectangles
@@ -303,12 +310,14 @@ class MaxPool(Function):
             H, W = x_shape[2:]
             dx = _empty(xp, x_shape, dout.dtype, channel_major)  # dx in the layout of x
 
+            db, dxb = as_bits(dout), as_bits(dx)  # 16 bits: select the gradient's bits (fast)
+
             def chunk(i: tuple[slice, ...]) -> None:
                 if H % kernel[0] or W % kernel[1]:
                     dx[i] = 0  # rows/columns left over by the floor get no gradient
-                windows = _tiles(dx[i], kernel, out_hw)
+                windows = _tiles(dxb[i], kernel, out_hw)
                 for k, a, b in _offsets(kernel):  # every element of dx written once
-                    xp.multiply(dout[i], arg[i] == k, out=windows[:, :, :, a, :, b])
+                    xp.multiply(db[i], arg[i] == k, out=windows[:, :, :, a, :, b])
 
             for_chunks(chunk, dx, axis=1 if channel_major else 0)
             return dx
