@@ -4,11 +4,28 @@ Every function here builds one or a few ``Function`` nodes from ``tinyconv/ops``
 op's file to see its forward and backward side by side.
 """
 
-from .ops.activation import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from .ops.activation import (
+    leaky_relu,
+    log_softmax,
+    logsigmoid,
+    relu,
+    sigmoid,
+    softmax,
+    softplus,
+    tanh,
+)
 from .ops.conv import conv2d, conv_output_size, conv_transpose2d
 from .ops.dropout import dropout
 from .ops.linear import flatten, linear, pad
-from .ops.loss import cross_entropy, mse_loss, nll_loss
+from .ops.loss import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    smooth_l1_loss,
+)
 from .ops.norm import batch_norm, local_response_norm
 from .ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d, min_pool2d
 
@@ -16,16 +33,20 @@ __all__ = [
     "adaptive_avg_pool2d",
     "avg_pool2d",
     "batch_norm",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
     "conv2d",
     "conv_output_size",
     "conv_transpose2d",
     "cross_entropy",
     "dropout",
     "flatten",
+    "l1_loss",
     "leaky_relu",
     "linear",
     "local_response_norm",
     "log_softmax",
+    "logsigmoid",
     "max_pool2d",
     "min_pool2d",
     "mse_loss",
@@ -33,6 +54,8 @@ __all__ = [
     "pad",
     "relu",
     "sigmoid",
+    "smooth_l1_loss",
     "softmax",
+    "softplus",
     "tanh",
 ]

@@ -1,4 +1,5 @@
-"""Activation layers: ReLU, LeakyReLU, Sigmoid, Tanh, Softmax and LogSoftmax.
+"""Activation layers: ReLU, LeakyReLU, Sigmoid, Tanh, Softplus, LogSigmoid, Softmax and
+LogSoftmax.
 
 They have no parameters and keep the input's shape; the forward and backward passes are in
 ``tinyconv/ops/activation.py``.
@@ -101,6 +102,58 @@ class Tanh(_Elementwise):
 
     def forward(self, x: Tensor) -> Tensor:
         return F.tanh(x)
+
+
+class Softplus(_Elementwise):
+    """log(1 + e^(beta x)) / beta elementwise, a smooth ReLU; x itself where beta x > threshold.
+
+    Args:
+        beta (float): sharpness, nonzero. Default: 1.
+        threshold (float): above this value of beta x the output is x. Default: 20.
+
+    Shape:
+        Any shape; output has the input's shape.
+
+    Example:
+        >>> import tinyconv
+        >>> Softplus(beta=2.0)(tinyconv.tensor([0.0, 30.0])).tolist()[1]
+        30.0
+    """
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        super().__init__()
+        for name, value in (("beta", beta), ("threshold", threshold)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(
+                    f"Softplus: invalid type for argument `{name}`. Expected a number. "
+                    f"Received {name}={value!r}."
+                )
+        if beta == 0:
+            raise ValueError(
+                "Softplus: invalid value for argument `beta`. Expected a nonzero number. "
+                f"Received beta={beta!r}."
+            )
+        self.beta = float(beta)
+        self.threshold = float(threshold)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class LogSigmoid(_Elementwise):
+    """log(1 / (1 + e^-x)) elementwise, computed stably (finite for any x).
+
+    Example:
+        >>> import tinyconv
+        >>> LogSigmoid()(tinyconv.tensor([0.0])).shape
+        (1,)
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.logsigmoid(x)
 
 
 def _check_dim(layer: str, dim: int) -> int:

@@ -1,13 +1,16 @@
-"""Activation functions: ReLU, leaky ReLU, sigmoid, tanh, softmax and log-softmax.
+"""Activation functions: ReLU, leaky ReLU, sigmoid, tanh, softplus, log-sigmoid, softmax and
+log-softmax.
 
 Each ``Function`` keeps what its derivative needs: ReLU the mask of positive inputs,
 sigmoid and tanh their outputs (sigma' = y(1 - y), tanh' = 1 - y^2), softmax its output.
-Softmax and log-softmax subtract the maximum along ``dim`` first, so exp never overflows.
+Softmax and log-softmax subtract the maximum along ``dim`` first, so exp never overflows;
+sigmoid, softplus and log-sigmoid go through e^-|x|, which lies in (0, 1] for any x.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 from .. import amp
@@ -95,6 +98,19 @@ class LeakyReLU(Function):
         return xp.where(mask, dout, dout * slope)
 
 
+def stable_sigmoid(x: Any) -> Any:
+    """1 / (1 + e^-x) from e = e^-|x| in (0, 1]: 1 / (1 + e) for x >= 0, e / (1 + e) below."""
+    xp = get_array_module(x)
+    e = xp.exp(-abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def stable_softplus(x: Any) -> Any:
+    """log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow for large x, no log(0) for small."""
+    xp = get_array_module(x)
+    return xp.maximum(x, x.dtype.type(0)) + xp.log1p(xp.exp(-abs(x)))
+
+
 class Sigmoid(Function):
     """y = 1 / (1 + e^-x); dx = dout * y * (1 - y).
 
@@ -102,9 +118,7 @@ class Sigmoid(Function):
     """
 
     def forward(self, x: Any) -> Any:
-        xp = get_array_module(x)
-        e = xp.exp(-abs(x))
-        y = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        y = stable_sigmoid(x)
         self.save_for_backward(y)
         return y
 
@@ -124,6 +138,44 @@ class Tanh(Function):
     def backward(self, dout: Any) -> Any:
         (y,) = self.saved
         return dout * (1 - y * y)
+
+
+class Softplus(Function):
+    """y = log(1 + e^(beta x)) / beta, and y = x where beta x > threshold (linear there).
+
+    dx = dout * sigma(beta x), and dout where beta x > threshold (PyTorch's definition).
+    x (any shape) -> y (same shape). The log-sum is computed as ``stable_softplus(beta x)``,
+    so it never overflows, even below the threshold in 16 bits.
+    """
+
+    def forward(self, x: Any, beta: float, threshold: float) -> Any:
+        xp = get_array_module(x)
+        bx = x * x.dtype.type(beta)
+        linear = bx > threshold
+        y = xp.where(linear, x, stable_softplus(bx) / x.dtype.type(beta))
+        self.save_for_backward(bx, linear)
+        return y
+
+    def backward(self, dout: Any) -> Any:
+        bx, linear = self.saved
+        xp = get_array_module(dout)
+        return xp.where(linear, dout, dout * stable_sigmoid(bx))
+
+
+class LogSigmoid(Function):
+    """y = log sigma(x) = -softplus(-x) = min(x, 0) - log1p(e^-|x|); dx = dout * sigma(-x).
+
+    x (any shape) -> y (same shape), finite for any x (log sigma(-1000) = -1000).
+    """
+
+    def forward(self, x: Any) -> Any:
+        xp = get_array_module(x)
+        self.save_for_backward(x)
+        return xp.minimum(x, x.dtype.type(0)) - xp.log1p(xp.exp(-abs(x)))
+
+    def backward(self, dout: Any) -> Any:
+        (x,) = self.saved
+        return dout * stable_sigmoid(-x)  # 1 - sigma(x), exact also where sigma(x) rounds to 1
 
 
 class Softmax(Function):
@@ -228,6 +280,51 @@ def tanh(x: Tensor) -> Tensor:
     """Hyperbolic tangent, (e^x - e^-x) / (e^x + e^-x)."""
     _check_float(x, "tanh")
     return Tanh.apply(x)
+
+
+def _check_number(value: Any, name: str, layer: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{layer}: expected a number for {name}, got {value!r}")
+    return float(value)
+
+
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + e^(beta x)) / beta, a smooth ReLU; x itself where beta x > threshold.
+
+    Args:
+        x (Tensor): floating point, any shape.
+        beta (float): sharpness; nonzero. Default: 1.
+        threshold (float): above this value of beta x the result is x. Default: 20.
+
+    Raises:
+        TypeError: a non-float input, or beta/threshold that are not numbers.
+        ValueError: beta = 0.
+
+    Example:
+        >>> import tinyconv
+        >>> [round(v, 4) for v in softplus(tinyconv.tensor([0.0, 30.0])).tolist()]
+        [0.6931, 30.0]
+    """
+    _check_float(x, "softplus")
+    beta = _check_number(beta, "beta", "softplus")
+    threshold = _check_number(threshold, "threshold", "softplus")
+    if beta == 0:
+        raise ValueError(
+            "softplus: beta must be nonzero (y = log(1 + exp(beta * x)) / beta), got beta=0.0"
+        )
+    return Softplus.apply(x, beta=beta, threshold=threshold)
+
+
+def logsigmoid(x: Tensor) -> Tensor:
+    """log(1 / (1 + e^-x)) elementwise, computed stably as min(x, 0) - log1p(e^-|x|).
+
+    Example:
+        >>> import tinyconv
+        >>> logsigmoid(tinyconv.tensor([-1000.0, 0.0])).tolist()[0]
+        -1000.0
+    """
+    _check_float(x, "logsigmoid")
+    return LogSigmoid.apply(x)
 
 
 def softmax(x: Tensor, dim: int) -> Tensor:

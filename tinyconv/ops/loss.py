@@ -1,4 +1,5 @@
-"""Losses: cross-entropy from logits, negative log-likelihood, mean squared error.
+"""Losses: cross-entropy from logits, negative log-likelihood, mean squared error, binary
+cross-entropy (from logits or probabilities), L1 and smooth L1.
 
 Cross-entropy is one fused ``Function`` (the from-scratch book's SoftmaxWithLoss):
 log-softmax with the maximum subtracted, then the negative log-likelihood, whose gradient
@@ -11,16 +12,22 @@ eps/C * weight_c everywhere for label smoothing eps, and zero rows for ignored t
 Then d loss_i / d logp = -q_i, and through the log-softmax
 d loss_i / d x_i = sum(q_i) * softmax(x_i) - q_i. The "mean" reduction divides by the sum of
 the true classes' weights (the number of targets without weights), as PyTorch does.
+
+The binary and regression losses compare x with a target of its own shape elementwise; their
+"mean" divides by the number of elements.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any
 
 from .. import amp
 from ..backend import get_array_module
 from ..dtypes import is_floating
 from ..tensor import Function, Tensor
+from .activation import stable_sigmoid, stable_softplus
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -297,3 +304,339 @@ def mse_loss(
             f"{layer}: input and target shapes differ: input {input.shape}, target {target.shape}"
         )
     return MSE.apply(input, target, reduction=reduction)
+
+
+# ------------------------------------------------ elementwise losses (target of x's shape)
+def _reduce_elementwise(loss: Any, reduction: str) -> Any:
+    """loss (x's shape) -> its mean or sum (a 0-d array), or itself for "none"."""
+    if reduction == "none":
+        return loss
+    total = loss.sum(keepdims=True).reshape(())
+    return total if reduction == "sum" else total / loss.dtype.type(loss.size)
+
+
+def _elementwise_dout(dout: Any, reduction: str, shape: tuple[int, ...]) -> Any:
+    """d total / d loss for every element, an array of x's ``shape``."""
+    if reduction == "none":
+        return dout
+    g = dout if reduction == "sum" else dout / dout.dtype.type(math.prod(shape))
+    return get_array_module(dout).broadcast_to(g, shape)
+
+
+def _clamped_log(a: Any) -> Any:
+    """max(log a, -100) for a in [0, 1], without evaluating log 0 (PyTorch's BCE clamp)."""
+    xp = get_array_module(a)
+    floor = a.dtype.type(-100)
+    positive = a > 0
+    return xp.where(positive, xp.maximum(xp.log(xp.where(positive, a, 1)), floor), floor)
+
+
+class BCEWithLogits(Function):
+    """Binary cross-entropy of logits x against targets y in [0, 1], any shape (one shape).
+
+    With p = pos_weight and L = 1 + (p - 1) y (L = 1 without pos_weight), and
+    softplus(-x) = -log sigma(x) = max(-x, 0) + log1p(e^-|x|), which never overflows:
+
+        loss = w [(1 - y) x + L softplus(-x)]   (= w [max(x, 0) - x y + log1p(e^-|x|)] for p = 1)
+        dx   = w (L sigma(x) - p y)             (= w (sigma(x) - y))
+        dy   = w ((p - 1) softplus(-x) - x)
+
+    w (weight) and p broadcast to x's shape; neither gets a gradient.
+    """
+
+    autocast_policy = amp.FP32
+
+    def forward(self, x: Any, y: Any, weight: Any, pos_weight: Any, reduction: str) -> Any:
+        y_dtype, y = y.dtype, y.astype(x.dtype, copy=False)
+        w = None if weight is None else weight.astype(x.dtype, copy=False)
+        p = None if pos_weight is None else pos_weight.astype(x.dtype, copy=False)
+        loss = (1 - y) * x + stable_softplus(-x) * (1 if p is None else 1 + (p - 1) * y)
+        if w is not None:
+            loss = loss * w
+        self.save_for_backward(x, y, w, p, reduction, y_dtype)
+        return _reduce_elementwise(loss, reduction)
+
+    def backward(self, dout: Any) -> tuple[Any, Any]:
+        x, y, w, p, reduction, y_dtype = self.saved
+        g = _elementwise_dout(dout, reduction, x.shape)  # (x.shape)
+        if w is not None:
+            g = g * w
+        dx = dy = None
+        if self.needs_input_grad[0]:
+            s = stable_sigmoid(x)
+            dx = g * (s - y if p is None else (1 + (p - 1) * y) * s - p * y)
+        if self.needs_input_grad[1]:
+            dloss_dy = -x if p is None else (p - 1) * stable_softplus(-x) - x
+            dy = (g * dloss_dy).astype(y_dtype, copy=False)
+        return dx, dy
+
+
+class BCE(Function):
+    """Binary cross-entropy of probabilities x in [0, 1] against targets y in [0, 1].
+
+        loss = -w [y max(log x, -100) + (1 - y) max(log(1 - x), -100)]
+        dx   = w (x - y) / max(x (1 - x), 1e-12)
+        dy   = w (max(log(1 - x), -100) - max(log x, -100))
+
+    PyTorch's clamps: log 0 counts as -100, and the gradient's denominator stays >= 1e-12.
+    x, y of one shape, w broadcasts to it -> () or x's shape.
+    """
+
+    autocast_policy = amp.FP32
+
+    def forward(self, x: Any, y: Any, weight: Any, reduction: str) -> Any:
+        y_dtype, y = y.dtype, y.astype(x.dtype, copy=False)
+        w = None if weight is None else weight.astype(x.dtype, copy=False)
+        loss = -(y * _clamped_log(x) + (1 - y) * _clamped_log(1 - x))
+        if w is not None:
+            loss = loss * w
+        self.save_for_backward(x, y, w, reduction, y_dtype)
+        return _reduce_elementwise(loss, reduction)
+
+    def backward(self, dout: Any) -> tuple[Any, Any]:
+        x, y, w, reduction, y_dtype = self.saved
+        xp = get_array_module(x)
+        g = _elementwise_dout(dout, reduction, x.shape)
+        if w is not None:
+            g = g * w
+        dx = dy = None
+        if self.needs_input_grad[0]:
+            dx = g * (x - y) / xp.maximum(x * (1 - x), x.dtype.type(1e-12))
+        if self.needs_input_grad[1]:
+            dy = (g * (_clamped_log(1 - x) - _clamped_log(x))).astype(y_dtype, copy=False)
+        return dx, dy
+
+
+class L1(Function):
+    """loss = |x - y|; dx = g sign(x - y) (0 where x = y, as PyTorch), dy = -dx."""
+
+    autocast_policy = amp.FP32
+
+    def forward(self, x: Any, y: Any, reduction: str) -> Any:
+        diff = x - y.astype(x.dtype, copy=False)
+        self.save_for_backward(diff, reduction, y.dtype)
+        return _reduce_elementwise(abs(diff), reduction)
+
+    def backward(self, dout: Any) -> tuple[Any, Any]:
+        diff, reduction, y_dtype = self.saved
+        xp = get_array_module(diff)
+        dx = _elementwise_dout(dout, reduction, diff.shape) * xp.sign(diff)
+        return dx, (-dx.astype(y_dtype, copy=False) if self.needs_input_grad[1] else None)
+
+
+class SmoothL1(Function):
+    """Huber-like loss with d = x - y: 0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta.
+
+    dx = g clip(d / beta, -1, 1) (g sign(d) for beta = 0, where the loss is |d|), dy = -dx.
+    """
+
+    autocast_policy = amp.FP32
+
+    def forward(self, x: Any, y: Any, reduction: str, beta: float) -> Any:
+        xp = get_array_module(x)
+        diff = x - y.astype(x.dtype, copy=False)
+        ad, b = abs(diff), x.dtype.type(beta)
+        if beta == 0:
+            loss = ad
+        else:
+            half = x.dtype.type(0.5)
+            loss = xp.where(ad < b, half * diff * diff / b, ad - half * b)
+        self.save_for_backward(diff, reduction, beta, y.dtype)
+        return _reduce_elementwise(loss, reduction)
+
+    def backward(self, dout: Any) -> tuple[Any, Any]:
+        diff, reduction, beta, y_dtype = self.saved
+        xp = get_array_module(diff)
+        one = diff.dtype.type(1)
+        slope = xp.sign(diff) if beta == 0 else xp.clip(diff / diff.dtype.type(beta), -one, one)
+        dx = _elementwise_dout(dout, reduction, diff.shape) * slope
+        return dx, (-dx.astype(y_dtype, copy=False) if self.needs_input_grad[1] else None)
+
+
+def _check_pair(input: Tensor, target: Any, layer: str) -> Tensor:
+    """Validate a floating-point input and a target of its shape; return the target Tensor."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{layer}: expected a tinyconv Tensor as input, got {type(input).__name__}")
+    if not is_floating(input.dtype):
+        raise TypeError(f"{layer}: expected a floating-point input, got dtype {input.dtype}")
+    if not isinstance(target, Tensor):
+        target = Tensor(target, dtype=input.dtype)
+    if not is_floating(target.dtype):
+        raise TypeError(
+            f"{layer}: expected a floating-point target (the input's dtype {input.dtype}), "
+            f"got dtype {target.dtype}"
+        )
+    if input.shape != target.shape:
+        raise ValueError(
+            f"{layer}: input and target shapes differ: input {input.shape}, target "
+            f"{target.shape} (expected the same shape; broadcasting is not supported)"
+        )
+    return target
+
+
+def _check_elementwise_weight(weight: Any, input: Tensor, name: str, layer: str) -> Any:
+    """A weight that broadcasts to the input's shape, as a raw array (or None)."""
+    if weight is None:
+        return None
+    xp = get_array_module(input.data)
+    w = weight.data if isinstance(weight, Tensor) else xp.asarray(weight)
+    if w.dtype.kind not in "iuf" and not is_floating(w.dtype):
+        raise TypeError(f"{layer}: expected a numeric {name}, got dtype {w.dtype}")
+    shape = tuple(w.shape)
+    if len(shape) > input.ndim or any(
+        d not in (1, n) for d, n in zip(reversed(shape), reversed(input.shape), strict=False)
+    ):
+        raise ValueError(
+            f"{layer}: expected {name} broadcastable to the input's shape {input.shape} "
+            f"(each trailing dimension 1 or equal), got {name} of shape {shape}"
+        )
+    return w
+
+
+def _check_unit_interval(a: Tensor, name: str, layer: str, hint: str = "") -> None:
+    """PyTorch's BCE check: every element of ``a`` in [0, 1] (NaN fails too)."""
+    if a.data.size == 0:
+        return
+    lo, hi = float(a.data.min()), float(a.data.max())
+    if not (lo >= 0.0 and hi <= 1.0):
+        raise ValueError(
+            f"{layer}: expected {name} values in [0, 1]{hint}, got values from {lo} to {hi}"
+        )
+
+
+def binary_cross_entropy_with_logits(
+    input: Tensor,
+    target: Any,
+    weight: Any = None,
+    reduction: str = "mean",
+    pos_weight: Any = None,
+    *,
+    layer: str = "binary_cross_entropy_with_logits",
+) -> Tensor:
+    """Sigmoid + binary cross-entropy in one stable step (``F.binary_cross_entropy_with_logits``).
+
+    loss = -w [p y log sigma(x) + (1 - y) log(1 - sigma(x))]
+         = w [(1 - y) x + (1 + (p - 1) y) (max(-x, 0) + log1p(e^-|x|))]
+
+    Args:
+        input (Tensor): logits x, floating point, any shape.
+        target (Tensor or array): y of the input's shape, floating point (usually in [0, 1]);
+            it gets a gradient when it requires one.
+        weight (Tensor or array, optional): w, broadcast to the input's shape. Default: None.
+        reduction (str): "mean", "sum" or "none". Default: "mean".
+        pos_weight (Tensor or array, optional): p, the weight of the positive term, broadcast
+            to the input's shape ((C,) for (N, C), (C, 1, 1) for (N, C, H, W)). Default: None.
+
+    Shape:
+        input (*), target (*) -> () (or (*) with reduction="none").
+
+    Raises:
+        TypeError: a non-float input or target.
+        ValueError: shapes that differ, a weight that does not broadcast, a bad reduction.
+
+    Example:
+        >>> import tinyconv
+        >>> x, y = tinyconv.tensor([0.0, 100.0]), tinyconv.tensor([1.0, 1.0])
+        >>> round(binary_cross_entropy_with_logits(x, y, reduction="sum").item(), 4)  # log 2
+        0.6931
+    """
+    _check_reduction(reduction, layer)
+    target = _check_pair(input, target, layer)
+    w = _check_elementwise_weight(weight, input, "weight", layer)
+    p = _check_elementwise_weight(pos_weight, input, "pos_weight", layer)
+    return BCEWithLogits.apply(input, target, weight=w, pos_weight=p, reduction=reduction)
+
+
+def binary_cross_entropy(
+    input: Tensor,
+    target: Any,
+    weight: Any = None,
+    reduction: str = "mean",
+    *,
+    layer: str = "binary_cross_entropy",
+) -> Tensor:
+    """Binary cross-entropy of probabilities (``torch.nn.functional.binary_cross_entropy``).
+
+    loss = -w [y log x + (1 - y) log(1 - x)], each log clamped at -100 as PyTorch does.
+    Prefer ``binary_cross_entropy_with_logits`` on logits: it is stable for any input.
+
+    Args:
+        input (Tensor): probabilities x in [0, 1], floating point, any shape.
+        target (Tensor or array): y in [0, 1] of the input's shape, floating point.
+        weight (Tensor or array, optional): w, broadcast to the input's shape. Default: None.
+        reduction (str): "mean", "sum" or "none". Default: "mean".
+
+    Raises:
+        TypeError: a non-float input or target.
+        ValueError: values outside [0, 1], shapes that differ, a bad weight or reduction.
+
+    Example:
+        >>> import tinyconv
+        >>> p = tinyconv.tensor([0.5, 0.0])
+        >>> [round(v, 4) for v in binary_cross_entropy(p, [1.0, 1.0], reduction="none").tolist()]
+        [0.6931, 100.0]
+    """
+    _check_reduction(reduction, layer)
+    target = _check_pair(input, target, layer)
+    _check_unit_interval(
+        input, "input", layer, " (probabilities; use binary_cross_entropy_with_logits for logits)"
+    )
+    _check_unit_interval(target, "target", layer)
+    w = _check_elementwise_weight(weight, input, "weight", layer)
+    return BCE.apply(input, target, weight=w, reduction=reduction)
+
+
+def l1_loss(
+    input: Tensor, target: Any, reduction: str = "mean", *, layer: str = "l1_loss"
+) -> Tensor:
+    """Mean absolute error |x - y| (``torch.nn.functional.l1_loss``); both inputs get gradients.
+
+    Args:
+        input (Tensor): predictions, floating point.
+        target (Tensor or array): the input's shape.
+        reduction (str): "mean", "sum" or "none". Default: "mean".
+
+    Example:
+        >>> import tinyconv
+        >>> l1_loss(tinyconv.tensor([1.0, -3.0]), tinyconv.tensor([0.0, 0.0])).item()
+        2.0
+    """
+    _check_reduction(reduction, layer)
+    target = _check_pair(input, target, layer)
+    return L1.apply(input, target, reduction=reduction)
+
+
+def smooth_l1_loss(
+    input: Tensor,
+    target: Any,
+    reduction: str = "mean",
+    beta: float = 1.0,
+    *,
+    layer: str = "smooth_l1_loss",
+) -> Tensor:
+    """Smooth L1 (``torch.nn.functional.smooth_l1_loss``): quadratic near 0, linear beyond beta.
+
+    loss = 0.5 (x - y)^2 / beta where |x - y| < beta, |x - y| - 0.5 beta otherwise.
+
+    Args:
+        input (Tensor): predictions, floating point.
+        target (Tensor or array): the input's shape.
+        reduction (str): "mean", "sum" or "none". Default: "mean".
+        beta (float): where the loss turns linear, >= 0 (0 gives the L1 loss). Default: 1.
+
+    Example:
+        >>> import tinyconv
+        >>> x = tinyconv.tensor([0.5, 3.0])
+        >>> smooth_l1_loss(x, tinyconv.tensor([0.0, 0.0]), reduction="none").tolist()
+        [0.125, 2.5]
+    """
+    _check_reduction(reduction, layer)
+    if isinstance(beta, bool) or not isinstance(beta, numbers.Real):
+        raise TypeError(f"{layer}: expected a number for beta, got {beta!r}")
+    if not beta >= 0:
+        raise ValueError(
+            f"{layer}: beta must be >= 0 (the width of the quadratic zone |x - y| < beta), "
+            f"got beta={beta!r}"
+        )
+    target = _check_pair(input, target, layer)
+    return SmoothL1.apply(input, target, reduction=reduction, beta=float(beta))
