@@ -5,7 +5,7 @@ import tinyconv.nn as nn
 import tinyconv.functional as F
 """
 
-from . import amp, cuda, data, functional, models, nn, optim, train  # noqa: E402  (they build on everything above)
+from . import amp, cuda, data, functional, metrics, models, nn, optim, train  # noqa: E402  (they build on everything above)
 from .backend import cuda_available, default_rng, get_array_module, manual_seed
 from .io import load, save
 from .tensor import Function, Tensor, cat, enable_grad, is_grad_enabled, no_grad, stack, tensor
@@ -27,6 +27,7 @@ __all__ = [
     "is_grad_enabled",
     "load",
     "manual_seed",
+    "metrics",
     "models",
     "nn",
     "no_grad",
