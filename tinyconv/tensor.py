@@ -202,7 +202,7 @@ class Tensor:
         return f"{body}{dev}{req}{grad})"
 
     def numpy(self) -> numpy.ndarray:
-        """The values as a NumPy array (copied from the GPU when needed; shares memory on the CPU)."""
+        """The values as a NumPy array (copied from the GPU when needed; shared on the CPU)."""
         return to_device(self.data, "cpu")
 
     def item(self) -> float | int:
@@ -256,13 +256,16 @@ class Tensor:
         if gradient is None:
             if self.data.size != 1:
                 raise RuntimeError(
-                    f"backward() without a gradient needs a one-element tensor, got shape {self.shape}"
+                    "backward() without a gradient needs a one-element tensor, "
+                    f"got shape {self.shape}"
                 )
             g = xp.ones_like(self.data)
         else:
             g = _as_array(gradient, self.dtype)
             if tuple(g.shape) != self.shape:
-                raise ValueError(f"backward: gradient shape {tuple(g.shape)} != tensor shape {self.shape}")
+                raise ValueError(
+                    f"backward: gradient shape {tuple(g.shape)} != tensor shape {self.shape}"
+                )
 
         # The graph's nodes are Functions and leaf tensors; order them by an iterative
         # depth-first search (no recursion).
@@ -580,7 +583,9 @@ def _norm_dims(dim: int | Sequence[int] | None, ndim: int) -> tuple[int, ...] | 
     return tuple(sorted(d % ndim for d in dim))
 
 
-def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, device: str | None = None) -> Tensor:
+def tensor(
+    data: Any, requires_grad: bool = False, dtype: Any = None, device: str | None = None
+) -> Tensor:
     """Make a Tensor (float32 unless ``dtype`` says otherwise for float data).
 
     Example:
