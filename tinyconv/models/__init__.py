@@ -22,12 +22,40 @@ vgg11 ... vgg19    VGG 11/13/16/19, and ``_bn`` variants with BatchNorm
 googlenet          torchvision's GoogLeNet (Inception v1), ``aux_logits`` flag
 resnet18/34/50     torchvision's ResNets (v1.5 bottleneck)
 resnet20/32/56     He et al.'s CIFAR ResNets (option-A shortcuts)
+fcn                FCN-16s-style segmentation from a trained classifier
+unet               a small U-Net (segmentation)
+centernet          a small CenterNet (one-stage detection, "objects as points")
+conv_autoencoder   convolutional autoencoder (MNIST)
+conv_vae           convolutional variational autoencoder (MNIST)
+dcgan_generator    DCGAN generator and discriminator (MNIST)
+dcgan_discriminator
 =================  ==========================================================
+
+``sliding_window_detect`` runs a window classifier, convolutionized, over whole scenes.
 """
 
 from ._base import available, get, list_models, register_model
 from .alexnet import AlexNet, alexnet, alexnet_lrn
 from .convolutionize import convolutionize
+from .detection import (
+    CenterNet,
+    centernet,
+    centernet_decode,
+    centernet_loss,
+    centernet_targets,
+    sliding_window_detect,
+)
+from .generative import (
+    ConvAutoencoder,
+    ConvVAE,
+    DCGANDiscriminator,
+    DCGANGenerator,
+    conv_autoencoder,
+    conv_vae,
+    dcgan_discriminator,
+    dcgan_generator,
+    vae_loss,
+)
 from .googlenet import BasicConv2d, GoogLeNet, Inception, InceptionAux, MaxPool2dCeil, googlenet
 from .keras_cnn import Cifar10CNN, MnistCNN, cifar10_cnn, mnist_cnn
 from .lenet import LeNet5, lenet5, lenet5_modern
@@ -43,6 +71,7 @@ from .resnet import (
     resnet50,
     resnet56,
 )
+from .segmentation import FCN, UNet, bilinear_kernel, fcn, unet
 from .simple_convnet import DeepConvNet, SimpleConvNet, deep_convnet, simple_convnet
 from .torch_weights import export_torch_state_dict, load_torch_state_dict, torch_state_dict
 from .vgg import (
@@ -58,13 +87,18 @@ from .vgg import (
 )
 
 __all__ = [
-    "VGG",
     "AlexNet",
     "BasicBlock",
     "BasicConv2d",
     "Bottleneck",
+    "CenterNet",
     "Cifar10CNN",
+    "ConvAutoencoder",
+    "ConvVAE",
+    "DCGANDiscriminator",
+    "DCGANGenerator",
     "DeepConvNet",
+    "FCN",
     "GoogLeNet",
     "Inception",
     "InceptionAux",
@@ -74,13 +108,25 @@ __all__ = [
     "ResNet",
     "ShortcutA",
     "SimpleConvNet",
+    "UNet",
+    "VGG",
     "alexnet",
     "alexnet_lrn",
     "available",
+    "bilinear_kernel",
+    "centernet",
+    "centernet_decode",
+    "centernet_loss",
+    "centernet_targets",
     "cifar10_cnn",
+    "conv_autoencoder",
+    "conv_vae",
     "convolutionize",
-    "export_torch_state_dict",
+    "dcgan_discriminator",
+    "dcgan_generator",
     "deep_convnet",
+    "export_torch_state_dict",
+    "fcn",
     "get",
     "googlenet",
     "lenet5",
@@ -96,7 +142,10 @@ __all__ = [
     "resnet50",
     "resnet56",
     "simple_convnet",
+    "sliding_window_detect",
     "torch_state_dict",
+    "unet",
+    "vae_loss",
     "vgg11",
     "vgg11_bn",
     "vgg13",

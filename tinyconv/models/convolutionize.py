@@ -65,13 +65,17 @@ def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
 
 
 def _conv_from_linear(
-    lin: nn.Linear, chw: tuple[int, int, int], dilation: tuple[int, int] = (1, 1)
+    lin: nn.Linear,
+    chw: tuple[int, int, int],
+    dilation: tuple[int, int] = (1, 1),
+    padding: tuple[int, int] | str = (0, 0),
 ) -> nn.Conv2d:
     c, h, w = chw
     conv = nn.Conv2d(
         c,
         lin.out_features,
         (h, w),
+        padding=padding,
         dilation=dilation,
         bias=lin.bias is not None,
         dtype=lin.weight.dtype.name,
@@ -83,7 +87,10 @@ def _conv_from_linear(
 
 
 def convolutionize(
-    model: nn.Module, input_shape: tuple[int, int, int] | None = None, inplace: bool = False
+    model: nn.Module,
+    input_shape: tuple[int, int, int] | None = None,
+    inplace: bool = False,
+    padding: str = "valid",
 ) -> nn.Module:
     """Replace the Flatten + Linear head of ``model`` with equivalent convolutions.
 
@@ -93,11 +100,19 @@ def convolutionize(
         input_shape (tuple): (C, H, W) the model was trained on. Default: ``model.input_shape``
             (every zoo model has one).
         inplace (bool): change ``model`` itself instead of a copy. Default: False.
+        padding (str): ``"valid"`` (the first converted convolution sees only whole windows:
+            exactly the original model on each one) or ``"same"`` (zero padding of d(k - 1) in
+            all, (k - 1)//2 of it before, as ``Conv2d(padding="same")``, so the score map keeps
+            the size of the feature map it reads: one score per feature position, for the
+            window centred there, as a segmentation network wants; windows at the border see
+            zeros beyond the input).
+            Default: "valid".
 
     Returns:
         The converted model. For an input (N, C, H', W') it returns (N, classes, h, w) with
         h = (H' - H) / s + 1 where s is the product of the strides before the head (the
-        original model's output at the training size is the 1x1 map).
+        original model's output at the training size is the 1x1 map); with ``padding="same"``
+        h is the height of the feature map the head reads.
 
     Raises:
         ValueError: when the model has no Flatten module, or the head holds another layer.
@@ -116,6 +131,8 @@ def convolutionize(
                 f"convolutionize: {type(model).__name__} has no input_shape attribute; "
                 "pass input_shape=(C, H, W), the size it was trained on"
             )
+    if padding not in ("valid", "same"):
+        raise ValueError(f"convolutionize: padding must be 'valid' or 'same', got {padding!r}")
     input_shape = tuple(int(s) for s in input_shape)
     if len(input_shape) != 3:
         raise ValueError(f"convolutionize: input_shape must be (C, H, W), got {input_shape}")
@@ -157,8 +174,11 @@ def convolutionize(
             raise ValueError(f"convolutionize: Linear layer {name} is called twice")
         seen.add(id(mod))
         if isinstance(mod, nn.Linear):
-            shape = chw if first else (mod.in_features, 1, 1)
-            _replace(model, name, _conv_from_linear(mod, shape, dilation if first else (1, 1)))
+            if first:
+                conv = _conv_from_linear(mod, chw, dilation, "same" if padding == "same" else 0)
+            else:
+                conv = _conv_from_linear(mod, (mod.in_features, 1, 1))
+            _replace(model, name, conv)
             first = False
         elif not isinstance(mod, _POINTWISE):
             raise ValueError(

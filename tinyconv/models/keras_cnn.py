@@ -43,6 +43,7 @@ class MnistCNN(ZooSequential):
         num_classes (int): outputs. Default: 10.
         in_channels (int): input channels. Default: 1.
         input_size (int): input height and width, a multiple of 4. Default: 28.
+        hidden (int): width of the hidden dense layer. Default: 1024 (the lecture's).
 
     Shape:
         Input (N, in_channels, 28, 28) -> (N, 64, 7, 7) before the dense layers -> (N, num_classes).
@@ -53,8 +54,11 @@ class MnistCNN(ZooSequential):
         (2, 10)
     """
 
-    def __init__(self, num_classes: int = 10, in_channels: int = 1, input_size: int = 28) -> None:
+    def __init__(
+        self, num_classes: int = 10, in_channels: int = 1, input_size: int = 28, hidden: int = 1024
+    ) -> None:
         check_positive_int("MnistCNN", "num_classes", num_classes)
+        check_positive_int("MnistCNN", "hidden", hidden)
         check_positive_int("MnistCNN", "in_channels", in_channels)
         check_positive_int("MnistCNN", "input_size", input_size)
         size = input_size // 2 // 2
@@ -69,9 +73,9 @@ class MnistCNN(ZooSequential):
                 relu2=nn.ReLU(),
                 pool2=nn.MaxPool2d(2, stride=2),
                 flatten=nn.Flatten(),
-                fc1=nn.Linear(64 * size * size, 1024),
+                fc1=nn.Linear(64 * size * size, hidden),
                 relu3=nn.ReLU(),
-                fc2=nn.Linear(1024, num_classes),
+                fc2=nn.Linear(hidden, num_classes),
             )
         )
         self.input_shape = (in_channels, input_size, input_size)
@@ -138,9 +142,11 @@ class Cifar10CNN(ZooSequential):
 
 
 @register_model
-def mnist_cnn(num_classes: int = 10, in_channels: int = 1, input_size: int = 28) -> MnistCNN:
+def mnist_cnn(
+    num_classes: int = 10, in_channels: int = 1, input_size: int = 28, hidden: int = 1024
+) -> MnistCNN:
     """The TensorFlow lecture's MNIST CNN (see ``MnistCNN``): 3,274,634 parameters."""
-    return MnistCNN(num_classes, in_channels, input_size)
+    return MnistCNN(num_classes, in_channels, input_size, hidden)
 
 
 @register_model
