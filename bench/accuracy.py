@@ -46,6 +46,9 @@ class Recipe:
     steps: int | None = None
     time_limit_min: float | None = None
     augment: bool = False
+    # hold out the last `val` training images; the epoch with the best accuracy on them is
+    # the model that is tested (the test set is then read once, at the end)
+    val: int = 0
     model_kwargs: dict = field(default_factory=dict)
     optimizer_kwargs: dict = field(default_factory=dict)
 
@@ -60,6 +63,7 @@ RECIPES = {
         batch_size=100,
         target=0.988,
         epochs=20,
+        val=5000,
         model_kwargs={"weight_init_std": 0.01},
     ),
     # The book, chapter 8: DeepConvNet, Adam lr 0.001, batch 100, 20 epochs.
@@ -134,10 +138,31 @@ class TimeLimit(Callback):
 class EpochLines(Callback):
     """One line per epoch when the progress bar is off (--quiet)."""
 
+    def __init__(self, what: str = "test") -> None:
+        self.what = what
+
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
         acc = logs.get("val_acc")
-        test = f"test accuracy {100 * acc:.2f} %" if acc is not None else ""
+        test = f"{self.what} accuracy {100 * acc:.2f} %" if acc is not None else ""
         print(f"epoch {epoch}: loss {logs['loss']:.4f}  {test}  {logs['time']:.1f} s", flush=True)
+
+
+class KeepBest(Callback):
+    """Remember the weights of the epoch with the best validation accuracy; ``restore`` them."""
+
+    def __init__(self, model: object) -> None:
+        self.model, self.best, self.epoch, self.state = model, -1.0, 0, None
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        acc = logs.get("val_acc")
+        if acc is not None and acc > self.best:
+            self.best, self.epoch = acc, epoch
+            self.state = {k: v.data.copy() for k, v in self.model.state_dict().items()}
+
+    def restore(self) -> None:
+        if self.state is not None:
+            for k, v in self.model.state_dict().items():
+                v.data[...] = self.state[k]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,6 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--threads", type=int, help="BLAS threads (default: the library's)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--val",
+        type=int,
+        help="hold out the last N training images and test the epoch best on them "
+        "(default: the recipe's; 0: test the last epoch)",
+    )
     p.add_argument("--time-limit", type=float, help="minutes (default: the recipe's)")
     p.add_argument("--no-augment", action="store_true", help="no random crop / flip for CIFAR-10")
     p.add_argument("--out", help="checkpoint folder (default: none)")
@@ -169,6 +200,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.limit:
         x_train, y_train = x_train[: args.limit], y_train[: args.limit]
         x_test, y_test = x_test[: args.limit], y_test[: args.limit]
+    n_val = r.val if args.val is None else args.val
+    if n_val and args.limit:
+        n_val = min(n_val, len(x_train) // 10)
+    if n_val:
+        x_train, x_val = x_train[:-n_val], x_train[-n_val:]
+        y_train, y_val = y_train[:-n_val], y_train[-n_val:]
     C, H, _ = x_train.shape[1:]
     steps_per_epoch = math.ceil(len(x_train) / r.batch_size)
     steps = args.steps or r.steps
@@ -206,10 +243,12 @@ def main(argv: list[str] | None = None) -> int:
         std=std,
     )
     test = data.DataLoader(x_test, y_test, batch_size=500, mean=mean, std=std)
+    monitor = data.DataLoader(x_val, y_val, batch_size=500, mean=mean, std=std) if n_val else test
 
     print(machine(args.threads))
     print(
-        f"run: {r.model} on {name} ({len(x_train)} train / {len(x_test)} test) | dtype: float32 | "
+        f"run: {r.model} on {name} ({len(x_train)} train / "
+        f"{f'{n_val} validation / ' if n_val else ''}{len(x_test)} test) | dtype: float32 | "
         f"batch: {r.batch_size} | {r.optimizer} lr {r.lr} {r.optimizer_kwargs or ''} | "
         f"epochs: {epochs} "
         f"({epochs * steps_per_epoch} steps) | augment: {augment} | seed: {args.seed} | "
@@ -219,19 +258,24 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"command: python bench/accuracy.py {' '.join(argv if argv is not None else sys.argv[1:])}"
     )
+    keep = KeepBest(model)
+    lines = [EpochLines("validation" if n_val else "test")] if args.quiet else []
     t0 = time.perf_counter()
     history = fit(
         model,
         train,
-        test,
+        monitor,
         epochs=epochs,
         optimizer=optimizer,
         seed=args.seed,
-        callbacks=[TimeLimit(time_limit)] + ([EpochLines()] if args.quiet else []),
+        callbacks=[TimeLimit(time_limit), *lines] + ([keep] if n_val else []),
         checkpoint_dir=args.out,
         verbose=not args.quiet,
     )
     seconds = time.perf_counter() - t0
+    if n_val:
+        keep.restore()
+        print(f"validation: best epoch {keep.epoch} ({100 * keep.best:.2f} %), tested below")
     res = evaluate(model, test)
     best = max(a for a in history.history.get("val_acc", [0.0]) if a is not None)
     ok = res["accuracy"] >= target and (time_limit is None or seconds <= 60 * time_limit + 60)
@@ -241,7 +285,10 @@ def main(argv: list[str] | None = None) -> int:
         "data": name,
         "epochs_done": history.epochs,
         "test_accuracy": res["accuracy"],
-        "best_epoch_accuracy": best,
+        "best_epoch_accuracy": None if n_val else best,
+        "validation": {"images": n_val, "best_epoch": keep.epoch, "accuracy": keep.best}
+        if n_val
+        else None,
         "target": target,
         "reached": bool(ok),
         "seconds": seconds,
@@ -254,7 +301,12 @@ def main(argv: list[str] | None = None) -> int:
         f"RESULT | {r.model} | {name} | {r.optimizer} lr {r.lr}, batch {r.batch_size} | "
         f"{history.epochs} epochs | {seconds / 60:.1f} min | "
         f"test accuracy {100 * res['accuracy']:.2f} % "
-        f"(best epoch {100 * best:.2f} %) | target {100 * target:.1f} % | "
+        + (
+            f"(epoch {keep.epoch}, best on {n_val} validation images) "
+            if n_val
+            else f"(best epoch {100 * best:.2f} %) "
+        )
+        + f"| target {100 * target:.1f} % | "
         f"{'REACHED' if ok else 'NOT reached'}"
     )
     if args.json:
