@@ -266,7 +266,8 @@ def centernet_decode(
         top = top[flat[top] > threshold]
         c, rem = top // (h * w), top % (h * w)
         y, x = rem // w, rem % w
-        bw, bh = data[n, K, y, x], data[n, K + 1, y, x]
+        # an untrained head can predict a negative size: such a box has no area
+        bw, bh = xp.maximum(data[n, K, y, x], 0), xp.maximum(data[n, K + 1, y, x], 0)
         cx, cy = x + data[n, K + 2, y, x], y + data[n, K + 3, y, x]
         boxes = xp.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1) * stride
         results.append(
