@@ -68,7 +68,7 @@ RECIPES = {
     ),
     # The book, chapter 8: DeepConvNet, Adam lr 0.001, batch 100, 20 epochs.
     "deep_convnet": Recipe(
-        "deep_convnet", "mnist", "adam", lr=1e-3, batch_size=100, target=0.993, epochs=20
+        "deep_convnet", "mnist", "adam", lr=1e-3, batch_size=100, target=0.993, epochs=20, val=5000
     ),
     # The TensorFlow lecture: RMSprop lr 1e-3, batch 128, 10,000 steps; >= 75 % on CIFAR-10 in
     # 30 minutes (random crop + flip). On Fashion-MNIST (--data fashion-mnist) the target is 92 %.

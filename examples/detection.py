@@ -106,9 +106,9 @@ def boxes_figure(x: np.ndarray, gt: tuple, rows: dict, path: Path, n: int = 6) -
 
 def main(argv: list[str] | None = None) -> int:
     p = parser(__doc__)
-    p.add_argument("--train-scenes", type=int, default=8000)
+    p.add_argument("--train-scenes", type=int, default=4000)
     p.add_argument("--test-scenes", type=int, default=1000)
-    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--width", type=int, default=32)

@@ -33,6 +33,7 @@ from common import (
 )
 
 import tinyconv
+import tinyconv.functional as F
 from tinyconv import models, optim
 from tinyconv.data.scenes import BACKGROUND, segmentation_scenes
 from tinyconv.metrics import SegmentationMeter
@@ -81,6 +82,8 @@ def train(
         f"Adam lr {args.lr} with cosine decay, batch {args.batch_size}"
     )
     opt = optim.Adam(model.parameters(), lr=args.lr)
+    weight = np.ones(NUM_CLASSES, np.float32)
+    weight[BACKGROUND] = args.bg_weight
     t = time.perf_counter()
     fit(
         model,
@@ -88,6 +91,7 @@ def train(
         val,
         epochs=epochs,
         optimizer=opt,
+        loss=lambda out, masks: F.cross_entropy(out, masks, weight=weight),
         batch_size=args.batch_size,
         scheduler=CosineAnnealingLR(opt, T_max=epochs),
         seed=args.seed,
@@ -142,6 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--unet-width", type=int, default=16)
+    p.add_argument("--fcn-skip", default="relu1,pool1", help="classifier layers that feed skips")
+    p.add_argument(
+        "--bg-weight", type=float, default=1.0, help="cross-entropy weight of the background class"
+    )
+    p.add_argument("--models", default="fcn,unet", help="which models to train")
     args = p.parse_args(argv)
     if args.smoke:
         args.train_scenes, args.test_scenes, args.epochs, args.unet_width = 64, 32, 1, 4
@@ -163,23 +172,29 @@ def main(argv: list[str] | None = None) -> int:
         "epochs": args.epochs,
         "batch_size": args.batch_size,
         "lr": args.lr,
+        "bg_weight": args.bg_weight,
+        "fcn_skip": args.fcn_skip,
     }
     preds = {}
-    tinyconv.manual_seed(args.seed)
-    fcn = models.FCN(clf, num_classes=NUM_CLASSES, skip="pool1")
-    results["fcn_untrained"], _ = measure("FCN before fine-tuning", fcn, *test_set)
-    results["fcn_seconds"] = train("FCN", fcn, train_set, val, args, args.epochs)
-    results["fcn"], preds["FCN"] = measure("FCN", fcn, *test_set)
-    tinyconv.save(fcn, out / "fcn.safetensors")
-
-    tinyconv.manual_seed(args.seed)
-    unet = models.unet(width=args.unet_width)
-    results["unet_seconds"] = train("U-Net", unet, train_set, val, args, args.epochs)
-    results["unet"], preds["U-Net"] = measure("U-Net", unet, *test_set)
-    tinyconv.save(unet, out / "unet.safetensors")
+    chosen = args.models.split(",")
+    if "fcn" in chosen:
+        tinyconv.manual_seed(args.seed)
+        skip = tuple(args.fcn_skip.split(","))
+        fcn = models.FCN(clf, num_classes=NUM_CLASSES, skip=skip)
+        results["fcn_untrained"], _ = measure("FCN before fine-tuning", fcn, *test_set)
+        name = f"FCN (skips {skip})"
+        results["fcn_seconds"] = train(name, fcn, train_set, val, args, args.epochs)
+        results["fcn"], preds["FCN"] = measure("FCN", fcn, *test_set)
+        tinyconv.save(fcn, out / "fcn.safetensors")
+    if "unet" in chosen:
+        tinyconv.manual_seed(args.seed)
+        unet = models.unet(width=args.unet_width)
+        results["unet_seconds"] = train("U-Net", unet, train_set, val, args, args.epochs)
+        results["unet"], preds["U-Net"] = measure("U-Net", unet, *test_set)
+        tinyconv.save(unet, out / "unet.safetensors")
 
     masks_figure(test_set[0], test_set[1], preds, out / "masks.png")
-    best = max(("fcn", "unet"), key=lambda k: results[k]["mean_iou"])
+    best = max((k for k in ("fcn", "unet") if k in results), key=lambda k: results[k]["mean_iou"])
     results["best"] = best
     log(
         f"better model: {best}, mean IoU {results[best]['mean_iou']:.4f} on "

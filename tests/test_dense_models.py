@@ -60,40 +60,41 @@ def _compare(tc_model, t_model, x, seed=1, rtol=1e-4, atol=1e-5, grad_atol=1e-4)
 
 # ------------------------------------------------------------------------------ FCN
 class TorchFCN(tnn.Module):
-    """mnist_cnn(11, hidden) convolutionized ("same"), skip at pool1, two bilinear upsamplers."""
+    """mnist_cnn(11, hidden) convolutionized ("same") with skips at pool1 (and relu1)."""
 
-    def __init__(self, hidden, k=11):
+    def __init__(self, hidden, two_skips=False, k=11):
         super().__init__()
-        self.features = tnn.Sequential(
-            OrderedDict(
-                conv1=tnn.Conv2d(1, 32, 5, padding=2), relu1=tnn.ReLU(), pool1=tnn.MaxPool2d(2)
-            )
-        )
-        self.head = tnn.Sequential(
-            OrderedDict(
-                conv2=tnn.Conv2d(32, 64, 5, padding=2),
-                relu2=tnn.ReLU(),
-                pool2=tnn.MaxPool2d(2),
-                flatten=tnn.Identity(),
-                fc1=tnn.Conv2d(64, hidden, 7, padding=3),
-                relu3=tnn.ReLU(),
-                fc2=tnn.Conv2d(hidden, k, 1),
-            )
-        )
-        self.score_skip = tnn.Conv2d(32, k, 1)
-        self.up_coarse = tnn.ConvTranspose2d(k, k, 4, stride=2, padding=1, bias=False)
-        self.up_final = tnn.ConvTranspose2d(k, k, 4, stride=2, padding=1)
+        conv1 = [("conv1", tnn.Conv2d(1, 32, 5, padding=2)), ("relu1", tnn.ReLU())]
+        pool1 = [("pool1", tnn.MaxPool2d(2))]
+        stages = [conv1, pool1] if two_skips else [conv1 + pool1]
+        self.stages = tnn.ModuleList([tnn.Sequential(OrderedDict(s)) for s in stages])
+        self.head = tnn.Sequential(OrderedDict(
+            conv2=tnn.Conv2d(32, 64, 5, padding=2), relu2=tnn.ReLU(), pool2=tnn.MaxPool2d(2),
+            flatten=tnn.Identity(), fc1=tnn.Conv2d(64, hidden, 7, padding=3), relu3=tnn.ReLU(),
+            fc2=tnn.Conv2d(hidden, k, 1)))
+        self.score_skips = tnn.ModuleList([tnn.Conv2d(32, k, 1) for _ in stages])
+        self.ups = tnn.ModuleList(
+            [tnn.ConvTranspose2d(k, k, 4, stride=2, padding=1, bias=False) for _ in stages])
+        self.up_final = (tnn.Identity() if two_skips else
+                         tnn.ConvTranspose2d(k, k, 4, stride=2, padding=1))
 
     def forward(self, x):
-        f = self.features(x)
-        return self.up_final(self.up_coarse(self.head(f)) + self.score_skip(f))
+        feats = []
+        for st in self.stages:
+            x = st(x)
+            feats.append(x)
+        s = self.head(x)
+        for i in reversed(range(len(feats))):
+            s = self.ups[i](s) + self.score_skips[i](feats[i])
+        return self.up_final(s)
 
 
-def test_fcn_matches_pytorch_forward_and_backward():
+@pytest.mark.parametrize("skip", ["pool1", ("relu1", "pool1")])
+def test_fcn_matches_pytorch_forward_and_backward(skip):
     tinyconv.manual_seed(0)
-    fcn = FCN(mnist_cnn(num_classes=11, hidden=16))
+    fcn = FCN(mnist_cnn(num_classes=11, hidden=16), skip=skip)
     _randomise(fcn)  # skip scores non-zero, upsamplers no longer bilinear: every path counts
-    twin = TorchFCN(16)
+    twin = TorchFCN(16, two_skips=skip != "pool1")
     _copy_to_torch(fcn, twin)
     x = np.random.default_rng(2).random((2, 1, 32, 48), dtype=np.float32)
     _compare(fcn, twin, x)

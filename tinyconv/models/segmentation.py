@@ -8,18 +8,21 @@ Both map an image (N, C, H, W) to per-pixel class scores (N, K, H, W); train the
 Segmentation", CVPR 2015). A classifier's Dense layers become convolutions
 (``convolutionize(..., padding="same")``), so on a larger image it gives a coarse map of class
 scores, one per window of its training size. The map is upsampled by transposed convolutions
-initialised to bilinear interpolation, and a *skip* adds scores read by a 1x1 convolution from a
-finer, earlier layer before the last upsampling: the FCN-16s arrangement (one skip; the paper's
-16s is VGG's stride of 16 at the skip, here MNIST's stride of 2)::
+initialised to bilinear interpolation, and each *skip* adds scores read by a 1x1 convolution
+from a finer, earlier layer: one skip is the FCN-16s arrangement, two FCN-8s (the paper's 16
+and 8 are VGG's strides at its skips; ``mnist_cnn``'s are 2 and 1)::
 
-    image (1, 64, 64)
-      classifier convs up to `skip` (pool1)          -> f (32, 32, 32)     stride 2
-      the rest of the convs (pool2)                   ->   (64, 16, 16)     stride 4
-      fc1 as a 7x7 conv, "same" padding; relu; fc2 1x1 -> s (K, 16, 16)
-      up_coarse: 4x4 transposed conv, stride 2        -> (K, 32, 32)  + score_skip(f) (1x1 conv)
-      up_final:  4x4 transposed conv, stride 2        -> (K, 64, 64)
+    image (1, 64, 64), skip=("relu1", "pool1")
+      stages[0]: conv1 5x5, relu1                      -> f0 (32, 64, 64)    stride 1
+      stages[1]: pool1                                 -> f1 (32, 32, 32)    stride 2
+      head: conv2, relu2, pool2; fc1 as a 7x7 conv ("same"); relu3; fc2 as 1x1
+                                                       -> s  (K, 16, 16)     stride 4
+      ups[1]: 4x4 transposed conv, stride 2            -> (K, 32, 32) + score_skips[1](f1)
+      ups[0]: 4x4 transposed conv, stride 2            -> (K, 64, 64) + score_skips[0](f0)
+      up_final: nothing here (f0 is at full size); with skip="pool1" alone (FCN-16s), a
+                4x4 stride-2 transposed conv after the one skip
 
-The skip's 1x1 scores start at zero (as in the paper), so the untrained FCN is exactly the
+The skips' 1x1 scores start at zero (as in the paper), so the untrained FCN is exactly the
 classifier's coarse map, bilinearly upsampled.
 
 **U-Net** (Ronneberger, Fischer and Brox, MICCAI 2015), at MNIST scale: an encoder of
@@ -82,7 +85,7 @@ def _upsampler(channels: int, factor: int, learnable_bias: bool) -> nn.Module:
 
 
 class FCN(nn.Module):
-    """A fully convolutional network made from a trained classifier, with one skip (FCN-16s).
+    """A fully convolutional network made from a trained classifier, with skips (FCN-16s/8s).
 
     Args:
         classifier (Module): a zoo ``Sequential`` classifier (e.g. ``mnist_cnn``) with an
@@ -90,16 +93,17 @@ class FCN(nn.Module):
         num_classes (int): output classes K. When it differs from the classifier's outputs the
             last converted layer is replaced by a new 1x1 convolution (zero-initialised).
             Default: 11 (ten digits and background).
-        skip (str): name of the classifier layer whose output feeds the skip. Default: "pool1".
+        skip (str or tuple of str): the classifier layer(s) whose outputs feed a skip, from the
+            input side. One skip is the FCN-16s arrangement, two FCN-8s. Default: "pool1".
 
     Shape:
-        Input (N, C, H, W) with H and W multiples of the coarse stride s (4 for ``mnist_cnn``)
-        -> output (N, K, H, W). The coarse scores are (N, K, H/s, W/s); the skip's map is
-        (N, C_skip, H/s', W/s') with s = 2 s' here.
+        Input (N, C, H, W) with H and W multiples of the network's stride s (4 for
+        ``mnist_cnn``) -> output (N, K, H, W). For ``mnist_cnn`` the coarse scores are
+        (N, K, H/4, W/4) and the pool1 skip's map is (N, 32, H/2, W/2).
 
     Raises:
-        ValueError: when ``skip`` is not a layer of the classifier or the strides are not
-            powers of two that the transposed convolutions can undo.
+        ValueError: when a skip is not a layer of the classifier, or a stride between two
+            maps is not an even number that a transposed convolution can undo.
 
     Example:
         >>> import numpy, tinyconv
@@ -109,20 +113,30 @@ class FCN(nn.Module):
         (2, 11, 64, 64)
     """
 
-    def __init__(self, classifier: nn.Module, num_classes: int = 11, skip: str = "pool1") -> None:
+    def __init__(
+        self, classifier: nn.Module, num_classes: int = 11, skip: str | tuple[str, ...] = "pool1"
+    ) -> None:
         super().__init__()
         check_positive_int("FCN", "num_classes", num_classes)
-        layers = getattr(classifier, "_modules", {})
-        if skip not in layers:
-            raise ValueError(
-                f"FCN: skip={skip!r} is not a layer of {type(classifier).__name__}; "
-                f"its layers are {', '.join(layers)}"
-            )
+        skips = (skip,) if isinstance(skip, str) else tuple(skip)
+        layers = list(getattr(classifier, "_modules", {}))
+        for name in skips:
+            if name not in layers:
+                raise ValueError(
+                    f"FCN: skip={name!r} is not a layer of {type(classifier).__name__}; "
+                    f"its layers are {', '.join(layers)}"
+                )
+        cuts = sorted(layers.index(name) + 1 for name in skips)
+        if not skips or len(set(cuts)) != len(cuts):
+            raise ValueError(f"FCN: skip must name one or more different layers, got {skip!r}")
         fully_conv = convolutionize(classifier, padding="same")
-        names = list(fully_conv._modules)
-        at = names.index(skip) + 1
-        self.features = nn.Sequential(OrderedDict((n, fully_conv._modules[n]) for n in names[:at]))
-        head = OrderedDict((n, fully_conv._modules[n]) for n in names[at:])
+        mods = fully_conv._modules
+        names = list(mods)
+        self.stages = nn.ModuleList(
+            [nn.Sequential(OrderedDict((n, mods[n]) for n in names[a:b]))
+             for a, b in zip([0, *cuts[:-1]], cuts, strict=True)]
+        )  # fmt: skip
+        head = OrderedDict((n, mods[n]) for n in names[cuts[-1] :])
         last = next(reversed(head))
         old = head[last]
         if not isinstance(old, nn.Conv2d):
@@ -138,21 +152,30 @@ class FCN(nn.Module):
         with no_grad():
             was = self.training
             self.eval()
-            f = self.features(Tensor(numpy.zeros((1, c_in, probe, probe), numpy.float32)))
-            s = self.head(f)
+            f = Tensor(numpy.zeros((1, c_in, probe, probe), numpy.float32))
+            sizes, channels = [probe], []
+            for stage in self.stages:
+                f = stage(f)
+                sizes.append(f.shape[2])
+                channels.append(f.shape[1])
+            sizes.append(self.head(f).shape[2])
             self.train(was)
-        skip_stride, coarse = probe // f.shape[2], f.shape[2] // s.shape[2]
-        for what, factor in (("skip", skip_stride), ("coarse", coarse)):
+        factors = [a // b for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+        for factor in factors:
             if factor != 1 and (factor % 2 or probe % factor):
-                raise ValueError(f"FCN: the {what} map's stride {factor} is not an even number")
+                raise ValueError(f"FCN: a map's stride {factor} is not an even number")
         self.num_classes = num_classes
-        self.stride = skip_stride * coarse
+        self.stride = probe // sizes[-1]
         self.input_channels = c_in
-        self.score_skip = nn.Conv2d(f.shape[1], num_classes, 1)
-        init.zeros_(self.score_skip.weight)
-        init.zeros_(self.score_skip.bias)
-        self.up_coarse = _upsampler(num_classes, coarse, learnable_bias=False)
-        self.up_final = _upsampler(num_classes, skip_stride, learnable_bias=True)
+        self.score_skips = nn.ModuleList([nn.Conv2d(c, num_classes, 1) for c in channels])
+        for conv in self.score_skips:  # the skips start silent, as in the paper
+            init.zeros_(conv.weight)
+            init.zeros_(conv.bias)
+        # ups[i] brings the scores from the map after stage i + 1 (or the head) to stage i's
+        self.ups = nn.ModuleList(
+            [_upsampler(num_classes, f, learnable_bias=False) for f in factors[1:]]
+        )
+        self.up_final = _upsampler(num_classes, factors[0], learnable_bias=True)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 4 or x.shape[1] != self.input_channels:
@@ -164,9 +187,14 @@ class FCN(nn.Module):
                 f"FCN: H and W must be multiples of the network's stride {self.stride}, "
                 f"got {tuple(x.shape[2:])}"
             )
-        f = self.features(x)  # (N, C_skip, H/s', W/s')
-        scores = self.up_coarse(self.head(f))  # (N, K, H/s', W/s')
-        return self.up_final(scores + self.score_skip(f))  # (N, K, H, W)
+        feats = []
+        for stage in self.stages:
+            x = stage(x)
+            feats.append(x)
+        scores = self.head(x)  # (N, K, H/s, W/s), the convolutionized classifier
+        for i in reversed(range(len(feats))):
+            scores = self.ups[i](scores) + self.score_skips[i](feats[i])
+        return self.up_final(scores)  # (N, K, H, W)
 
 
 def _block(c_in: int, c_out: int, batch_norm: bool) -> nn.Sequential:
@@ -264,7 +292,9 @@ class UNet(nn.Module):
 
 
 @register_model
-def fcn(classifier: Any = None, num_classes: int = 11, skip: str = "pool1") -> FCN:
+def fcn(
+    classifier: Any = None, num_classes: int = 11, skip: str | tuple[str, ...] = "pool1"
+) -> FCN:
     """FCN-16s-style segmentation network from ``classifier`` (default: a fresh
     ``mnist_cnn(num_classes=11, hidden=128)``; pass your trained one)."""
     if classifier is None:
