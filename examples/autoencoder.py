@@ -18,13 +18,22 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from common import digits_source, figure, image_grid, log, parser, save_figure, save_json, setup
+from common import (
+    digits_source,
+    figure,
+    image_grid,
+    log,
+    parser,
+    save_figure,
+    save_json,
+    setup,
+    train_epoch,
+)
 
 import tinyconv
 import tinyconv.functional as F
 from tinyconv import data, models, nn, optim
 from tinyconv.train import evaluate, fit
-from tinyconv.train.progress import ProgressBar
 
 
 def encode(model: models.ConvAutoencoder, x: np.ndarray, batch: int = 500) -> np.ndarray:
@@ -74,23 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(args.seed)
     t0 = time.perf_counter()
     for epoch in range(1, args.epochs + 1):
-        model.train()
-        order = rng.permutation(len(x))
-        steps = range(0, len(x), args.batch_size)
-        bar = ProgressBar(len(steps), f"Epoch {epoch}/{args.epochs}", enabled=not args.quiet)
-        total, seen = 0.0, 0
-        for i in steps:
-            xb = tinyconv.tensor(x[order[i : i + args.batch_size]].astype(np.float32) / 255)
-            loss = F.binary_cross_entropy_with_logits(model(xb), xb, reduction="sum") / len(xb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total, seen = total + loss.item() * len(xb), seen + len(xb)
-            bar.update(len(xb), total / seen, None)
-        bar.close()
+        train_bce = train_epoch(
+            model, opt, x, lambda m, xb: F.binary_cross_entropy_with_logits(
+                m(xb), xb, reduction="sum") / len(xb),
+            args.batch_size, rng, f"Epoch {epoch}/{args.epochs}", args.quiet,
+        )  # fmt: skip
         bce, mse = reconstruction_loss(model, xt)
         log(
-            f"epoch {epoch}: train BCE {total / len(x):.2f} nats/image | test BCE {bce:.2f} "
+            f"epoch {epoch}: train BCE {train_bce:.2f} nats/image | test BCE {bce:.2f} "
             f"nats/image, MSE {mse:.4f} per pixel"
         )
     seconds = time.perf_counter() - t0

@@ -177,6 +177,39 @@ def mnist_classifier(args: argparse.Namespace, folder: Path) -> Any:
     return cached_model(path, build)[0]
 
 
+def train_epoch(
+    model: Any,
+    optimizer: Any,
+    x: np.ndarray,
+    loss_fn: Any,
+    batch_size: int,
+    rng: np.random.Generator,
+    desc: str,
+    quiet: bool = False,
+) -> float:
+    """One epoch over uint8 images ``x`` (scaled to [0, 1]) in an order drawn from ``rng``.
+
+    ``loss_fn(model, xb)`` returns the batch's mean loss per image. Returns the epoch's mean.
+    """
+    from tinyconv.train.progress import ProgressBar  # noqa: PLC0415
+
+    model.train()
+    order = rng.permutation(len(x))
+    steps = range(0, len(x), batch_size)
+    bar = ProgressBar(len(steps), desc, enabled=not quiet)
+    total, seen = 0.0, 0
+    for i in steps:
+        xb = tinyconv.tensor(x[order[i : i + batch_size]].astype(np.float32) / 255)
+        loss = loss_fn(model, xb)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total, seen = total + loss.item() * len(xb), seen + len(xb)
+        bar.update(len(xb), total / seen, None)
+    bar.close()
+    return total / seen
+
+
 def image_grid(images: np.ndarray, nrow: int, pad: int = 2) -> np.ndarray:
     """(N, H, W) values in [0, 1] -> one (rows*(H+pad), nrow*(W+pad)) image."""
     n, h, w = images.shape

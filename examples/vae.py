@@ -24,11 +24,20 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from common import digits_source, figure, image_grid, log, parser, save_figure, save_json, setup
+from common import (
+    digits_source,
+    figure,
+    image_grid,
+    log,
+    parser,
+    save_figure,
+    save_json,
+    setup,
+    train_epoch,
+)
 
 import tinyconv
 from tinyconv import data, models, optim
-from tinyconv.train.progress import ProgressBar
 
 
 def test_elbo(model: models.ConvVAE, x: np.ndarray, seed: int, batch: int = 500) -> dict:
@@ -70,23 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(args.seed)
     t0 = time.perf_counter()
     for epoch in range(1, args.epochs + 1):
-        model.train()
-        order = rng.permutation(len(x))
-        steps = range(0, len(x), args.batch_size)
-        bar = ProgressBar(len(steps), f"Epoch {epoch}/{args.epochs}", enabled=not args.quiet)
-        total, seen = 0.0, 0
-        for i in steps:
-            xb = tinyconv.tensor(x[order[i : i + args.batch_size]].astype(np.float32) / 255)
-            loss, _, _ = models.vae_loss(*_forward(model, xb))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total, seen = total + loss.item() * len(xb), seen + len(xb)
-            bar.update(len(xb), total / seen, None)
-        bar.close()
+        train_loss = train_epoch(
+            model, opt, x, lambda m, xb: models.vae_loss(*_forward(m, xb))[0],
+            args.batch_size, rng, f"Epoch {epoch}/{args.epochs}", args.quiet,
+        )  # fmt: skip
         res = test_elbo(model, xt, args.seed)
         log(
-            f"epoch {epoch}: train -ELBO {total / seen:.2f} | test -ELBO {res['neg_elbo']:.2f} "
+            f"epoch {epoch}: train -ELBO {train_loss:.2f} | test -ELBO {res['neg_elbo']:.2f} "
             f"nats/image (reconstruction {res['recon']:.2f} + KL {res['kl']:.2f})"
         )
     seconds = time.perf_counter() - t0
