@@ -1,6 +1,6 @@
 """Digit detection in 96x96 scenes: sliding windows first, then a one-stage CenterNet.
 
-    python examples/detection.py            # full run (about 30 minutes on 2 cores)
+    python examples/detection.py            # full run (about 12 minutes on one core)
     python examples/detection.py --smoke    # seconds
 
 1. **Sliding windows** (the seeds' idea): the window classifier of ``examples/common.py``

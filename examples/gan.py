@@ -8,7 +8,8 @@ transposed convolutions with BatchNorm and ReLU, tanh out); the discriminator (t
 convolutions with LeakyReLU 0.2 and BatchNorm, a Linear logit) tells real digits from drawn
 ones. The usual tricks of Radford et al.: weights N(0, 0.02), Adam lr 2e-4 with beta1 = 0.5,
 no pooling, BatchNorm in both; plus one-sided label smoothing (real = 0.9) and the
-non-saturating generator loss -log D(G(z)).
+non-saturating generator loss -log D(G(z)); samples come from an exponential moving average of
+the generator's weights (decay 0.999), which smooths out the oscillation of GAN training.
 
 Judging: 1,000 samples go through a separately trained MNIST classifier (``mnist_cnn``, cached by
 ``examples/common.py``). Good samples look like one digit (confidence above 0.9), and a
@@ -16,11 +17,13 @@ generator that covers every digit gives a predicted-class histogram of entropy c
 ln 10 = 2.30 nats.
 
 Writes ``runs/examples/gan/``: ``samples.png`` (100 samples, with the classifier's labels),
-``generator.safetensors``, ``discriminator.safetensors``, ``results.json``.
+``generator.safetensors`` (the average), ``generator_last.safetensors``,
+``discriminator.safetensors``, ``results.json``.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 
 import numpy as np
@@ -38,7 +41,7 @@ from common import (
 
 import tinyconv
 import tinyconv.functional as F
-from tinyconv import data, models, optim
+from tinyconv import data, models, nn, optim
 from tinyconv.train.progress import ProgressBar
 
 
@@ -68,13 +71,62 @@ def generate(gen: models.DCGANGenerator, n: int, seed: int) -> np.ndarray:
         return (gen(tinyconv.tensor(z)).numpy() + 1) / 2
 
 
+class EMA:
+    """An exponential moving average of a model's weights and buffers (a copy of the model).
+
+    After every step, w_ema <- d * w_ema + (1 - d) * w. Sampling from the average of the last
+    ~1/(1 - d) generators smooths out the oscillation of GAN training (Yazici et al., "The
+    Unusual Effectiveness of Averaging in GAN Training", ICLR 2019).
+    """
+
+    def __init__(self, model: tinyconv.nn.Module, decay: float) -> None:
+        self.model, self.decay = copy.deepcopy(model), decay
+        self._pairs = [
+            (mine.data, theirs.data)
+            for mine, theirs in zip(
+                self.model.state_dict().values(), model.state_dict().values(), strict=True
+            )
+            if mine.data.dtype.kind == "f"
+        ]
+
+    def update(self) -> None:
+        d = np.float32(self.decay)
+        for mine, theirs in self._pairs:
+            mine *= d
+            mine += (1 - d) * theirs
+
+    def refresh_batch_norm(self, latent_dim: int, seed: int, batches: int = 20) -> None:
+        """Measure the BatchNorm statistics of the averaged generator itself.
+
+        Averaged running statistics belong to the many generators averaged, not to the
+        averaged weights; so, as BigGAN's "standing statistics", reset them and take their
+        plain average over ``batches`` batches of 100 codes in training mode.
+        """
+        norms = [m for m in self.model.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))]
+        saved = [m.momentum for m in norms]
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average
+        rng = np.random.default_rng([seed, 13])
+        self.model.train()
+        with tinyconv.no_grad():
+            for _ in range(batches):
+                z = rng.standard_normal((100, latent_dim), dtype=np.float32)
+                self.model(tinyconv.tensor(z))
+        for m, momentum in zip(norms, saved, strict=True):
+            m.momentum = momentum
+
+
 def main(argv: list[str] | None = None) -> int:
     p = parser(__doc__)
-    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--width", type=int, default=64)
     p.add_argument("--samples", type=int, default=1000)
+    p.add_argument(
+        "--ema", type=float, default=0.999, help="decay of the generator's weight average"
+    )
     args = p.parse_args(argv)
     out = setup(args, "gan")
     x, _ = data.load(digits_source(), "train")
@@ -92,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{sum(p.numel() for p in disc.parameters()):,} parameters, {args.epochs} epochs of "
         f"{len(x):,} digits, Adam lr {args.lr} betas (0.5, 0.999), batch {args.batch_size}"
     )
+    ema = EMA(gen, args.ema)
     rng = np.random.default_rng(args.seed)
     history = []
     t0 = time.perf_counter()
@@ -123,11 +176,14 @@ def main(argv: list[str] | None = None) -> int:
             opt_g.zero_grad()
             g_loss.backward()
             opt_g.step()
+            ema.update()
             d_sum += d_loss.item()
             g_sum += g_loss.item()
             bar.update(len(idx), g_sum / (s + 1), None)
         bar.close()
-        j = judge(classifier, generate(gen, args.samples, args.seed))
+        raw = judge(classifier, generate(gen, args.samples, args.seed))
+        ema.refresh_batch_norm(gen.latent_dim, args.seed)
+        j = judge(classifier, generate(ema.model, args.samples, args.seed))
         history.append(
             {
                 "epoch": epoch,
@@ -135,18 +191,23 @@ def main(argv: list[str] | None = None) -> int:
                 "g_loss": g_sum / n_steps,
                 "confident_fraction": j["confident_fraction"],
                 "class_entropy_nats": j["class_entropy_nats"],
+                "raw_confident_fraction": raw["confident_fraction"],
+                "raw_class_entropy_nats": raw["class_entropy_nats"],
             }
         )
         log(
             f"epoch {epoch}: D loss {d_sum / n_steps:.3f}, G loss {g_sum / n_steps:.3f} | "
-            f"{args.samples} samples: {100 * j['confident_fraction']:.1f} % with confidence > 0.9, "
-            f"class entropy {j['class_entropy_nats']:.3f} nats (ln 10 = 2.303)"
+            f"{args.samples} samples of the averaged generator: "
+            f"{100 * j['confident_fraction']:.1f} % with confidence > 0.9, class entropy "
+            f"{j['class_entropy_nats']:.3f} nats (ln 10 = 2.303) | last generator: "
+            f"{100 * raw['confident_fraction']:.1f} %, {raw['class_entropy_nats']:.3f} nats"
         )
     seconds = time.perf_counter() - t0
-    tinyconv.save(gen, out / "generator.safetensors")
+    tinyconv.save(ema.model, out / "generator.safetensors")
+    tinyconv.save(gen, out / "generator_last.safetensors")
     tinyconv.save(disc, out / "discriminator.safetensors")
 
-    images = generate(gen, args.samples, args.seed)
+    images = generate(ema.model, args.samples, args.seed)
     j = judge(classifier, images)
     fig = figure(5.2, 5.6)
     ax = fig.add_subplot(1, 1, 1)
