@@ -49,3 +49,19 @@ def test_example_smoke_run(name, tmp_path):
     results = json.loads((out / "results.json").read_text())
     for k in keys:
         assert k in results, k
+
+
+def test_gan_learning_rate_schedule():
+    sys.path.insert(0, str(ROOT / "examples"))
+    try:
+        from gan import lr_scale
+    finally:
+        sys.path.remove(str(ROOT / "examples"))
+    # 10 epochs, decay from epoch 6: full rate through epoch 5, then linear over 5 epochs to 0
+    assert lr_scale(1, 0.0, 6, 10) == 1.0
+    assert lr_scale(5, 0.99, 6, 10) == 1.0
+    assert lr_scale(6, 0.0, 6, 10) == pytest.approx(1.0)
+    assert lr_scale(6, 0.5, 6, 10) == pytest.approx(0.9)
+    assert lr_scale(8, 0.5, 6, 10) == pytest.approx(0.5)
+    assert lr_scale(10, 0.5, 6, 10) == pytest.approx(0.1)
+    assert lr_scale(10, 1.0, 6, 10) == pytest.approx(0.0)
