@@ -219,8 +219,10 @@ def test_batchnorm_running_statistics_agree_across_ranks(ranks: int, tmp_path) -
 @pytest.mark.parametrize(
     ("mode", "mpi4py", "message", "code"),
     [
-        ("fit", False, "RuntimeError: rank 1 fails on purpose at batch 3", None),
-        ("fit", True, "RuntimeError: rank 1 fails on purpose at batch 3", None),
+        # the failing rank's traceback; not its last line: MPI_Abort can kill the job before
+        # mpiexec forwards the final chunk of stderr (seen on a loaded machine)
+        ("fit", False, "rank 1 fails on purpose at batch 3", None),
+        ("fit", True, "rank 1 fails on purpose at batch 3", None),
         ("fail_fast", False, "[rank 1/2] fail.py: ValueError: bad value on rank 1", 2),
     ],
     ids=["fit-excepthook", "fit-m-mpi4py", "fail_fast"],
@@ -234,6 +236,7 @@ def test_a_failing_rank_ends_the_job_within_seconds(mode, mpi4py, message, code)
     if code is not None:
         assert proc.returncode == code
     assert message in output
+    assert "Traceback" in output or code is not None
     assert "finished: the job was not aborted" not in output
     assert elapsed < 20, f"took {elapsed:.1f} s"
 
