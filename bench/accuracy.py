@@ -186,6 +186,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--time-limit", type=float, help="minutes (default: the recipe's)")
     p.add_argument("--no-augment", action="store_true", help="no random crop / flip for CIFAR-10")
+    p.add_argument(
+        "--cosine",
+        action="store_true",
+        help="anneal the learning rate to 0 over the epochs (cosine, stepped per epoch)",
+    )
     p.add_argument("--out", help="checkpoint folder (default: none)")
     p.add_argument("--json", help="also write the result to this JSON file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -249,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"run: {r.model} on {name} ({len(x_train)} train / "
         f"{f'{n_val} validation / ' if n_val else ''}{len(x_test)} test) | dtype: float32 | "
-        f"batch: {r.batch_size} | {r.optimizer} lr {r.lr} {r.optimizer_kwargs or ''} | "
+        f"batch: {r.batch_size} | {r.optimizer} lr {r.lr} {r.optimizer_kwargs or ''}"
+        f"{', cosine to 0' if args.cosine else ''} | "
         f"epochs: {epochs} "
         f"({epochs * steps_per_epoch} steps) | augment: {augment} | seed: {args.seed} | "
         f"time limit: {f'{time_limit} min' if time_limit else 'none'} | "
@@ -267,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         monitor,
         epochs=epochs,
         optimizer=optimizer,
+        scheduler=optim.CosineAnnealingLR(optimizer, T_max=epochs) if args.cosine else None,
         seed=args.seed,
         callbacks=[TimeLimit(time_limit), *lines] + ([keep] if n_val else []),
         checkpoint_dir=args.out,
@@ -296,9 +303,11 @@ def main(argv: list[str] | None = None) -> int:
         "stopped_reason": history.stopped_reason,
         "recipe": asdict(r),
         "limit": args.limit,
+        "cosine": args.cosine,
     }
     print(
-        f"RESULT | {r.model} | {name} | {r.optimizer} lr {r.lr}, batch {r.batch_size} | "
+        f"RESULT | {r.model} | {name} | {r.optimizer} lr {r.lr}{' cosine' if args.cosine else ''}, "
+        f"batch {r.batch_size} | "
         f"{history.epochs} epochs | {seconds / 60:.1f} min | "
         f"test accuracy {100 * res['accuracy']:.2f} % "
         + (

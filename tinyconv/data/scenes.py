@@ -204,7 +204,9 @@ def detection_scenes(
     """``n`` canvases of ``size`` x ``size`` with 1-5 MNIST digits of random size, and their boxes.
 
     Each digit is cropped to its ink, resized to a height drawn uniformly in ``scale`` (width in
-    proportion), and pasted where its box keeps ``GAP`` pixels from every other box.
+    proportion), and pasted where its box keeps ``GAP`` pixels from every other box. A digit
+    that finds no such place in ``TRIES`` random positions is left out, so a crowded scene can
+    hold fewer digits than were drawn for it (never fewer than one).
 
     Args:
         n (int): number of scenes.
