@@ -219,10 +219,10 @@ def test_batchnorm_running_statistics_agree_across_ranks(ranks: int, tmp_path) -
 @pytest.mark.parametrize(
     ("mode", "mpi4py", "message", "code"),
     [
-        # the failing rank's traceback; not its last line: MPI_Abort can kill the job before
-        # mpiexec forwards the final chunk of stderr (seen on a loaded machine)
-        ("fit", False, "rank 1 fails on purpose at batch 3", None),
-        ("fit", True, "rank 1 fails on purpose at batch 3", None),
+        # the one-line summary the excepthook prints before the traceback (MPI_Abort can end
+        # the job before mpiexec forwards the end of a rank's stderr; the hook also waits 1 s)
+        ("fit", False, "[rank 1/2] RuntimeError: rank 1 fails on purpose at batch 3", None),
+        ("fit", True, "[rank 1/2] RuntimeError: rank 1 fails on purpose at batch 3", None),
         ("fail_fast", False, "[rank 1/2] fail.py: ValueError: bad value on rank 1", 2),
     ],
     ids=["fit-excepthook", "fit-m-mpi4py", "fail_fast"],

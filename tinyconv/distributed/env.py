@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +32,10 @@ _MPI: ModuleType | None = None
 # Environment variables by which launchers tell a process its world size (read without MPI).
 _SIZE_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "MV2_COMM_WORLD_SIZE", "PMIX_SIZE")
 _RANK_VARIABLES = ("OMPI_COMM_WORLD_RANK", "PMI_RANK", "MV2_COMM_WORLD_RANK", "PMIX_RANK")
+# Seconds between printing a failing rank's error and MPI_Abort. The launcher forwards each
+# rank's stderr asynchronously, and the abort kills the job, so output written just before it
+# can be lost (seen with MPICH's hydra: a traceback cut off mid-way); the pause lets it through.
+_FORWARD_DELAY_S = 1.0
 
 
 def _import_mpi() -> ModuleType:
@@ -158,6 +163,7 @@ def abort(code: int = 1, message: str | None = None) -> None:
         print(f"{who}{message}", file=sys.stderr, flush=True)
     sys.stdout.flush()
     if _MPI is not None and size() > 1:
+        time.sleep(_FORWARD_DELAY_S)
         _MPI.COMM_WORLD.Abort(int(code) or 1)
     sys.exit(code)
 
@@ -202,9 +208,16 @@ def _install_excepthook() -> None:
     previous = sys.excepthook
 
     def hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+        aborting = _MPI is not None and not issubclass(kind, KeyboardInterrupt)
+        if aborting:
+            # the one line that matters first, in case the launcher drops the end of the output
+            text = " ".join((str(value) or kind.__name__).split())
+            print(f"[rank {rank()}/{size()}] {kind.__name__}: {text}", file=sys.stderr, flush=True)
         previous(kind, value, tb)
-        if _MPI is not None and not issubclass(kind, KeyboardInterrupt):
+        if aborting:
+            sys.stdout.flush()
             sys.stderr.flush()
+            time.sleep(_FORWARD_DELAY_S)
             _MPI.COMM_WORLD.Abort(1)
 
     sys.excepthook = hook
