@@ -3,7 +3,8 @@
     python bench/accuracy.py simple_convnet   # MNIST: Adam lr 0.001, batch 100, init std 0.01
     python bench/accuracy.py deep_convnet     # MNIST: Adam lr 0.001, batch 100
     python bench/accuracy.py cifar10_cnn      # CIFAR-10: RMSprop lr 1e-3, batch 128, 10,000 steps
-    python bench/accuracy.py cifar10_cnn --data fashion-mnist   # the same network on Fashion-MNIST
+    # the same network on Fashion-MNIST, the learning rate annealed (92.4 % in 26 minutes)
+    python bench/accuracy.py cifar10_cnn --data fashion-mnist --val 5000 --epochs 6 --cosine
 
     # smoke test (seconds): a few hundred images, one epoch
     python bench/accuracy.py simple_convnet --limit 500 --epochs 1
