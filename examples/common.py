@@ -152,8 +152,8 @@ def mnist_classifier(args: argparse.Namespace, folder: Path) -> Any:
     """A 10-class MNIST classifier (mnist_cnn, hidden 128), trained once and cached.
 
     6 epochs of Adam (lr 1e-3, cosine decay to 0 over the epochs, batch 64): the judge of the
-    GAN's samples should be sure of real digits (``judge_reference`` in examples/gan.py
-    measures how sure).
+    GAN's samples should be sure of real digits (examples/gan.py first scores it on real
+    test digits).
     """
     path = folder / (
         "mnist_classifier_smoke.safetensors" if args.smoke else "mnist_judge.safetensors"

@@ -174,10 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     out = setup(args, "gan")
-    x, _ = data.load(digits_source(), "train")
     if args.smoke:
-        x, args.epochs, args.samples, args.width = x[:256], 2, 100, 16
-        args.decay_from = 2
+        args.epochs, args.samples, args.width, args.decay_from = 2, 100, 16, 2
     classifier = mnist_classifier(args, out.parent)
     xt, _ = data.load(digits_source(), "test")
     reference = judge(classifier, xt[: args.samples].astype(np.float32) / 255)
@@ -193,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
         log(f"judging {out / 'generator.safetensors'} (trained {saved['epochs']} epochs)")
         report(args, out, gen, classifier, reference, saved)
         return 0
+    x, _ = data.load(digits_source(), "train")  # not needed to judge
+    if args.smoke:
+        x = x[:256]
     gen, seconds, history = train(args, out, x, classifier)
     training = {
         "epochs": args.epochs,

@@ -161,11 +161,23 @@ def abort(code: int = 1, message: str | None = None) -> None:
     if message:
         who = f"[rank {rank()}/{size()}] " if size() > 1 else ""
         print(f"{who}{message}", file=sys.stderr, flush=True)
-    sys.stdout.flush()
     if _MPI is not None and size() > 1:
-        time.sleep(_FORWARD_DELAY_S)
-        _MPI.COMM_WORLD.Abort(int(code) or 1)
+        _abort_job(code)
+    sys.stdout.flush()
     sys.exit(code)
+
+
+def _abort_job(code: int) -> None:
+    """Flush, give the launcher time to forward what this rank printed, then MPI_Abort."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    time.sleep(_FORWARD_DELAY_S)
+    _MPI.COMM_WORLD.Abort(int(code) or 1)
+
+
+def _summary(e: BaseException) -> str:
+    """``"Kind: message"`` on one line."""
+    return f"{type(e).__name__}: {' '.join((str(e) or type(e).__name__).split())}"
 
 
 @contextmanager
@@ -200,8 +212,7 @@ def fail_fast(what: str = "tinyconv") -> Iterator[None]:
             code = 1
         if os.environ.get("TINYCONV_DEBUG"):
             traceback.print_exc()
-        text = " ".join((str(e) or type(e).__name__).split())
-        abort(code, f"{what}: {type(e).__name__}: {text}; aborting all ranks")
+        abort(code, f"{what}: {_summary(e)}; aborting all ranks")
 
 
 def _install_excepthook() -> None:
@@ -211,13 +222,9 @@ def _install_excepthook() -> None:
         aborting = _MPI is not None and not issubclass(kind, KeyboardInterrupt)
         if aborting:
             # the one line that matters first, in case the launcher drops the end of the output
-            text = " ".join((str(value) or kind.__name__).split())
-            print(f"[rank {rank()}/{size()}] {kind.__name__}: {text}", file=sys.stderr, flush=True)
+            print(f"[rank {rank()}/{size()}] {_summary(value)}", file=sys.stderr, flush=True)
         previous(kind, value, tb)
         if aborting:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            time.sleep(_FORWARD_DELAY_S)
-            _MPI.COMM_WORLD.Abort(1)
+            _abort_job(1)
 
     sys.excepthook = hook
