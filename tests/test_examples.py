@@ -21,26 +21,24 @@ EXAMPLES = {
 }
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(EXAMPLES))
-def test_example_smoke_run(name, tmp_path):
-    out = tmp_path / name
+def smoke(name: str, out: Path, *extra: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
-    r = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "examples" / f"{name}.py"),
-            "--smoke",
-            "--quiet",
-            "--out",
-            str(out),
-        ],
+    return subprocess.run(
+        [sys.executable, str(ROOT / "examples" / f"{name}.py"), "--smoke", "--quiet"]
+        + ["--out", str(out), *extra],
         capture_output=True,
         text=True,
         env=env,
         timeout=300,
-        cwd=tmp_path,
+        cwd=out.parent,
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_example_smoke_run(name, tmp_path):
+    out = tmp_path / name
+    r = smoke(name, out)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "machine:" in r.stdout  # the run states where it ran
     files, keys = EXAMPLES[name]
@@ -49,6 +47,25 @@ def test_example_smoke_run(name, tmp_path):
     results = json.loads((out / "results.json").read_text())
     for k in keys:
         assert k in results, k
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("code", "categories"), [("labels", 10), ("learned", 10), ("none", 0)])
+def test_gan_smoke_run_with_each_code(code, categories, tmp_path):
+    """AC-GAN (the default), InfoGAN and the plain DCGAN train, save and judge again."""
+    out = tmp_path / "gan"
+    r = smoke("gan", out, "--code", code)
+    assert r.returncode == 0, r.stdout + r.stderr
+    results = json.loads((out / "results.json").read_text())
+    assert results["code"] == code and results["categories"] == categories
+    assert results["labels"] == (code == "labels")
+    import tinyconv  # noqa: PLC0415
+
+    gen = tinyconv.load(out / "generator.safetensors")
+    assert gen.categories == categories and gen.code_size == 64 + categories
+    again = smoke("gan", out, "--judge-only")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert json.loads((out / "results.json").read_text())["code"] == code
 
 
 def test_gan_learning_rate_schedule():

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import tinyconv
+import tinyconv.functional as F
 from tinyconv import nn
 from tinyconv.models import _base
 from tinyconv.models.generative import (
@@ -128,7 +129,7 @@ class TorchGenerator(tnn.Module):
         return self.upsample(self.project(z).view(-1, 2 * self.w, 7, 7))
 
 
-def torch_discriminator(w: int = 64, c: int = 1) -> tnn.Module:
+def torch_discriminator(w: int = 64, c: int = 1, outputs: int = 1) -> tnn.Module:
     return tnn.Sequential(
         OrderedDict(
             conv1=tnn.Conv2d(c, w, 4, 2, 1),
@@ -137,7 +138,7 @@ def torch_discriminator(w: int = 64, c: int = 1) -> tnn.Module:
             bn2=tnn.BatchNorm2d(2 * w),
             lrelu2=tnn.LeakyReLU(0.2),
             flatten=tnn.Flatten(),
-            fc=tnn.Linear(2 * w * 49, 1),
+            fc=tnn.Linear(2 * w * 49, outputs),
         )
     )
 
@@ -371,6 +372,95 @@ def test_dcgan_pair_backward_through_generator_and_discriminator():
     check_grads(g, tg, zc, zt)
 
 
+# ------------------------------------------------------- InfoGAN's categorical code
+def test_generator_with_a_categorical_code_matches_torch():
+    """categories=K: the projection reads latent_dim + K inputs (noise, then the one-hot)."""
+    m, t = DCGANGenerator(latent_dim=6, width=8, categories=4), TorchGenerator(6 + 4, 8)
+    assert m.code_size == 10 and m.input_shape == (10,)
+    randomize_bn(m)
+    copy_to_torch(m, t)
+    codes, cats = m.sample_codes(5, np.random.default_rng(3))
+    z = codes.numpy()
+    forward_backward(m, t, z, train=True)
+    running_stats_match(m, t)
+    m.zero_grad()
+    t.zero_grad()
+    forward_backward(m, t, z, train=False)
+
+
+def test_discriminator_q_head_matches_torch():
+    m, t = DCGANDiscriminator(width=8, categories=4), torch_discriminator(8, outputs=1 + 4)
+    randomize_bn(m)
+    copy_to_torch(m, t)
+    x = pixels((4, 1, 28, 28)) * 2 - 1
+    forward_backward(m, t, x, train=True)
+    assert m(tinyconv.tensor(x)).shape == (4, 5)
+
+
+def test_sample_codes_noise_then_one_hot():
+    g = DCGANGenerator(latent_dim=6, width=2, categories=4)
+    codes, cats = g.sample_codes(400, 7)
+    c = codes.numpy()
+    assert c.shape == (400, 10) and c.dtype == np.float32 and cats.shape == (400,)
+    np.testing.assert_array_equal(c[:, 6:], np.eye(4, dtype=np.float32)[cats])  # one-hot
+    assert set(cats.tolist()) == {0, 1, 2, 3}
+    assert 70 < np.bincount(cats).min() and np.bincount(cats).max() < 130  # uniform: 100 each
+    assert abs(c[:, :6].std() - 1) < 0.05 and abs(c[:, :6].mean()) < 0.05  # z ~ N(0, I)
+    again, cats2 = g.sample_codes(400, 7)
+    np.testing.assert_array_equal(again.numpy(), c)  # seeded
+    np.testing.assert_array_equal(cats2, cats)
+    half, same = g.sample_codes(400, 7, psi=0.5)  # truncation scales z, not the code
+    np.testing.assert_allclose(half.numpy()[:, :6], 0.5 * c[:, :6], rtol=1e-6)
+    np.testing.assert_array_equal(half.numpy()[:, 6:], c[:, 6:])
+    fixed, cats3 = g.sample_codes(3, 0, category=[2, 0, 3])
+    assert cats3.tolist() == [2, 0, 3]
+    np.testing.assert_array_equal(fixed.numpy()[:, 6:], np.eye(4, dtype=np.float32)[[2, 0, 3]])
+    assert g.sample_codes(2, 0, category=1)[1].tolist() == [1, 1]
+    with pytest.raises(ValueError, match=r"DCGANGenerator.sample_codes: categories must be in"):
+        g.sample_codes(2, 0, category=4)
+    plain, none = DCGANGenerator(latent_dim=5, width=2).sample_codes(3, 0)
+    assert plain.shape == (3, 5) and none is None
+
+
+def test_infogan_losses_backward_through_both_players():
+    """BCE on column 0 plus the code's cross-entropy on columns 1..K, as gan.py trains G."""
+    g, d = DCGANGenerator(latent_dim=6, width=8, categories=3), DCGANDiscriminator(8, categories=3)
+    tg, td = TorchGenerator(9, 8), torch_discriminator(8, outputs=4)
+    copy_to_torch(g, tg)
+    copy_to_torch(d, td)
+    codes, cats = g.sample_codes(4, 5)
+    zc = tinyconv.tensor(codes.numpy(), requires_grad=True)
+    zt = torch.from_numpy(codes.numpy()).requires_grad_(True)
+    out, tout = d(g(zc)), td(tg(zt))
+    ones = np.ones((4, 1), np.float32)
+    loss = F.binary_cross_entropy_with_logits(out[:, :1], tinyconv.tensor(ones))
+    loss = loss + 0.5 * F.cross_entropy(out[:, 1:], tinyconv.tensor(cats))
+    tloss = torch.nn.functional.binary_cross_entropy_with_logits(tout[:, :1], torch.ones(4, 1))
+    tloss = tloss + 0.5 * torch.nn.functional.cross_entropy(tout[:, 1:], torch.from_numpy(cats))
+    assert_close(loss.item(), tloss.item(), rtol=1e-5, what="loss")
+    loss.backward()
+    tloss.backward()
+    check_grads(g, tg, zc, zt)
+    for name, p in d.named_parameters():
+        assert_close(
+            p.grad.numpy(), dict(td.named_parameters())[name].grad.numpy(), rtol=1e-3, what=name
+        )
+
+
+def test_categories_survive_save_and_load(tmp_path):
+    g = DCGANGenerator(latent_dim=5, width=3, categories=7)
+    tinyconv.save(g, tmp_path / "g.safetensors")
+    again = tinyconv.load(tmp_path / "g.safetensors")
+    assert (again.latent_dim, again.categories, again.code_size) == (5, 7, 12)
+    codes, _ = g.sample_codes(2, 1)
+    g.eval()
+    again.eval()
+    with tinyconv.no_grad():
+        np.testing.assert_array_equal(again(codes).numpy(), g(codes).numpy())
+    d = nn.build_module(json.loads(json.dumps(DCGANDiscriminator(4, categories=7).config())))
+    assert d.categories == 7 and d.fc.out_features == 8
+
+
 # ------------------------------------------------------------------------ the VAE loss
 def test_vae_loss_against_a_hand_computation():
     # Two images of two pixels each, a 2-D code.
@@ -529,6 +619,10 @@ def test_factories_are_registered():
         (lambda: DCGANGenerator(out_channels=-1), ValueError, r"Received out_channels=-1"),
         (lambda: DCGANDiscriminator(width=0), ValueError, r"DCGANDiscriminator.*`width`"),
         (lambda: dcgan_discriminator(in_channels="1"), TypeError, r"`in_channels`"),
+        (lambda: DCGANGenerator(categories=-1), ValueError,
+         r"DCGANGenerator: invalid value for argument `categories`.*Received categories=-1"),
+        (lambda: DCGANDiscriminator(categories=True), TypeError,
+         r"DCGANDiscriminator: invalid type for argument `categories`"),
     ],
 )  # fmt: skip
 def test_bad_arguments_raise_clear_errors(build, error, message):
@@ -547,5 +641,7 @@ def test_wrong_input_shapes_name_the_model():
         ConvVAE(width=2).decode(tinyconv.tensor(np.zeros((2, 8), np.float32)))
     with pytest.raises(ValueError, match=r"DCGANGenerator: expected latent codes \(N, 64\)"):
         DCGANGenerator(width=2)(tinyconv.tensor(np.zeros((2, 1, 28, 28), np.float32)))
+    with pytest.raises(ValueError, match=r"DCGANGenerator: expected latent codes \(N, 74\)"):
+        DCGANGenerator(width=2, categories=10)(tinyconv.tensor(np.zeros((2, 64), np.float32)))
     with pytest.raises(ValueError, match=r"DCGANDiscriminator: expected input \(N, 1, 28, 28\)"):
         DCGANDiscriminator(width=2)(tinyconv.tensor(np.zeros((2, 28, 28), np.float32)))

@@ -23,6 +23,12 @@ MNIST variant: the generator projects and reshapes z, then two fractionally-stri
 convolutions with BatchNorm and ReLU, Tanh at the output; the discriminator mirrors it with
 strided convolutions and LeakyReLU(0.2), BatchNorm everywhere but the input layer, and one
 logit (the paper's rules). Weights N(0, 0.02^2), BatchNorm weights N(1, 0.02^2), biases 0.
+With ``categories=K`` both take InfoGAN's categorical code (Chen et al., "InfoGAN:
+Interpretable Representation Learning by Information Maximizing Generative Adversarial
+Nets", NeurIPS 2016): the generator reads a one-hot code of K categories after the noise, and
+the discriminator has K more outputs, the logits of Q(c | x) that guess the code back from the
+image. No labels are involved: training maximises the mutual information between the code and
+the image, and the code, drawn uniformly, comes to pick the kind of image (for MNIST, a digit).
 
 The VAE (Kingma and Welling, "Auto-Encoding Variational Bayes", ICLR 2014) trains on
 ``vae_loss``: the negative ELBO with a Bernoulli decoder and a standard normal prior.
@@ -57,6 +63,14 @@ def _check_image(name: str, x: Tensor, channels: int) -> None:
 def _check_latent(name: str, z: Tensor, latent_dim: int) -> None:
     if z.ndim != 2 or z.shape[1] != latent_dim:
         raise ValueError(f"{name}: expected latent codes (N, {latent_dim}), got {tuple(z.shape)}")
+
+
+def _check_categories(name: str, categories: Any) -> int:
+    """0 (no categorical code) or a positive int."""
+    if isinstance(categories, (int, numpy.integer)) and not isinstance(categories, bool):
+        if categories == 0:
+            return 0
+    return check_positive_int(name, "categories", categories)
 
 
 def _encoder(in_channels: int, width: int) -> nn.Sequential:
@@ -351,21 +365,25 @@ class DCGANGenerator(nn.Module):
 
     Project and reshape, then two fractionally-strided convolutions::
 
-        fc Linear(latent_dim, 2w*49, no bias) - bn BatchNorm1d - relu    (N, 2w*49)
+        fc Linear(latent_dim + K, 2w*49, no bias) - bn BatchNorm1d - relu    (N, 2w*49)
         reshape                                   -> (N, 2w, 7, 7)
         deconv1 ConvTranspose2d(2w, w, 4, 2, 1, no bias) - bn1 BatchNorm2d - relu1
                                                   -> (N, w, 14, 14)
         deconv2 ConvTranspose2d(w, C, 4, 2, 1) - tanh  -> (N, C, 28, 28)
 
-    Scale real images to [-1, 1] to match (x * 2 - 1 for pixels in [0, 1]).
+    Scale real images to [-1, 1] to match (x * 2 - 1 for pixels in [0, 1]). The input is
+    the noise z, then (with ``categories = K > 0``) InfoGAN's one-hot categorical code;
+    ``sample_codes`` draws both.
 
     Args:
-        latent_dim (int): size of z. Default: 64.
+        latent_dim (int): size of the noise z. Default: 64.
         width (int): w, channels at 14x14; 7x7 has 2w. Default: 64.
         out_channels (int): image channels C. Default: 1.
+        categories (int): K, size of the one-hot code after z; 0: none (plain DCGAN).
+            Default: 0.
 
     Shape:
-        Input (N, latent_dim) -> (N, 2w*49) -> (N, 2w, 7, 7) -> (N, w, 14, 14) -> Output
+        Input (N, latent_dim + K) -> (N, 2w*49) -> (N, 2w, 7, 7) -> (N, w, 14, 14) -> Output
         (N, C, 28, 28).
 
     Attributes:
@@ -382,16 +400,20 @@ class DCGANGenerator(nn.Module):
         (2, 1, 28, 28)
     """
 
-    def __init__(self, latent_dim: int = 64, width: int = 64, out_channels: int = 1) -> None:
+    def __init__(
+        self, latent_dim: int = 64, width: int = 64, out_channels: int = 1, categories: int = 0
+    ) -> None:
         super().__init__()
         name = "DCGANGenerator"
         self.latent_dim = check_positive_int(name, "latent_dim", latent_dim)
         self.width = check_positive_int(name, "width", width)
         self.out_channels = check_positive_int(name, "out_channels", out_channels)
+        self.categories = _check_categories(name, categories)
+        self.code_size = self.latent_dim + self.categories
         features = 2 * width * FEATURE_SIZE * FEATURE_SIZE
         self.project = nn.Sequential(
             OrderedDict(
-                fc=nn.Linear(latent_dim, features, bias=False),  # (N, 2w*49)
+                fc=nn.Linear(self.code_size, features, bias=False),  # (N, 2w*49)
                 bn=nn.BatchNorm1d(features),
                 relu=nn.ReLU(),
             )
@@ -405,13 +427,60 @@ class DCGANGenerator(nn.Module):
                 tanh=nn.Tanh(),
             )
         )
-        self.input_shape = (latent_dim,)
+        self.input_shape = (self.code_size,)
         _dcgan_init(self)
 
     def forward(self, z: Tensor) -> Tensor:
-        _check_latent("DCGANGenerator", z, self.latent_dim)
+        _check_latent("DCGANGenerator", z, self.code_size)
         h = self.project(z).reshape(z.shape[0], 2 * self.width, FEATURE_SIZE, FEATURE_SIZE)
         return self.upsample(h)
+
+    def sample_codes(
+        self,
+        n: int,
+        rng: numpy.random.Generator | int | None = None,
+        psi: float = 1.0,
+        category: Any = None,
+    ) -> tuple[Tensor, Any]:
+        """Inputs for ``n`` images: z ~ psi N(0, I), then a one-hot code (if K > 0).
+
+        Args:
+            n (int): number of codes.
+            rng (numpy Generator or int, optional): draws z, then the categories. Default:
+                None, tinyconv's global generator.
+            psi (float): scale of z; below 1 it is the truncation trick (Brock et al.,
+                2019). The categorical code is not truncated. Default: 1.
+            category (int or int array, optional): the categories to use instead of uniform
+                draws (a NumPy int array of n, or one int for all).
+
+        Returns:
+            (codes, categories): a Tensor (n, latent_dim + K) in the generator's dtype and
+            on its device, and the NumPy int64 array (n,) of categories (None when K = 0).
+        """
+        check_positive_int("DCGANGenerator.sample_codes", "n", n)
+        if rng is None:
+            rng = default_rng()
+        elif not isinstance(rng, numpy.random.Generator):
+            rng = numpy.random.default_rng(rng)
+        like = self.project.fc.weight
+        z = _noise((n, self.latent_dim), like, rng)
+        if psi != 1:
+            z = z * psi
+        if self.categories == 0:
+            return z, None
+        if category is None:
+            cats = rng.integers(0, self.categories, n)
+        else:
+            cats = numpy.broadcast_to(numpy.asarray(category, numpy.int64), (n,)).copy()
+            if cats.min() < 0 or cats.max() >= self.categories:
+                raise ValueError(
+                    f"DCGANGenerator.sample_codes: categories must be in [0, {self.categories}), "
+                    f"got {cats.min()}..{cats.max()}"
+                )
+        onehot = numpy.eye(self.categories, dtype=numpy.float32)[cats].astype(like.dtype)
+        code = Tensor(to_device(onehot, like.device))
+        xp = get_array_module(like.data)
+        return Tensor(xp.concatenate([z.data, code.data], axis=1)), cats
 
 
 class DCGANDiscriminator(ZooSequential):
@@ -421,16 +490,20 @@ class DCGANDiscriminator(ZooSequential):
 
         conv1 Conv2d(C, w, 4, 2, 1) - lrelu1          (N, C, 28, 28) -> (N, w, 14, 14)
         conv2 Conv2d(w, 2w, 4, 2, 1, no bias) - bn2 BatchNorm2d - lrelu2  -> (N, 2w, 7, 7)
-        flatten - fc Linear(2w*49, 1)                  -> (N, 2w*49) -> (N, 1)
+        flatten - fc Linear(2w*49, 1 + K)              -> (N, 2w*49) -> (N, 1 + K)
 
-    The output is a logit ("real" when positive): train with binary cross-entropy with logits.
+    Column 0 is a logit ("real" when positive): train it with binary cross-entropy with
+    logits. With ``categories = K > 0``, columns 1..K are InfoGAN's Q head, the logits of the
+    categorical code that drew the image (cross-entropy against that code).
 
     Args:
         width (int): w, channels at 14x14; 7x7 has 2w. Default: 64.
         in_channels (int): image channels C. Default: 1.
+        categories (int): K, logits of the generator's categorical code; 0: none. Default: 0.
 
     Shape:
-        Input (N, C, 28, 28) -> (N, w, 14, 14) -> (N, 2w, 7, 7) -> (N, 2w*49) -> Output (N, 1).
+        Input (N, C, 28, 28) -> (N, w, 14, 14) -> (N, 2w, 7, 7) -> (N, 2w*49) -> Output
+        (N, 1 + K).
 
     Attributes:
         Weights N(0, 0.02^2), BatchNorm weight N(1, 0.02^2), biases 0.
@@ -445,10 +518,11 @@ class DCGANDiscriminator(ZooSequential):
         (2, 1)
     """
 
-    def __init__(self, width: int = 64, in_channels: int = 1) -> None:
+    def __init__(self, width: int = 64, in_channels: int = 1, categories: int = 0) -> None:
         name = "DCGANDiscriminator"
         check_positive_int(name, "width", width)
         check_positive_int(name, "in_channels", in_channels)
+        categories = _check_categories(name, categories)
         super().__init__(
             OrderedDict(
                 conv1=nn.Conv2d(in_channels, width, 4, 2, 1),  # (N, w, 14, 14)
@@ -457,10 +531,10 @@ class DCGANDiscriminator(ZooSequential):
                 bn2=nn.BatchNorm2d(2 * width),
                 lrelu2=nn.LeakyReLU(0.2),
                 flatten=nn.Flatten(),  # (N, 2w*49)
-                fc=nn.Linear(2 * width * FEATURE_SIZE * FEATURE_SIZE, 1),  # (N, 1)
+                fc=nn.Linear(2 * width * FEATURE_SIZE * FEATURE_SIZE, 1 + categories),  # (N, 1+K)
             )
         )
-        self.width, self.in_channels = width, in_channels
+        self.width, self.in_channels, self.categories = width, in_channels, categories
         self.input_shape = (in_channels, IMAGE_SIZE, IMAGE_SIZE)
         _dcgan_init(self)
 
@@ -484,12 +558,16 @@ def conv_vae(in_channels: int = 1, latent_dim: int = 16, width: int = 32) -> Con
 
 
 @register_model
-def dcgan_generator(latent_dim: int = 64, width: int = 64, out_channels: int = 1) -> DCGANGenerator:
-    """DCGAN generator, z (N, latent_dim) -> (N, C, 28, 28) in [-1, 1] (``DCGANGenerator``)."""
-    return DCGANGenerator(latent_dim, width, out_channels)
+def dcgan_generator(
+    latent_dim: int = 64, width: int = 64, out_channels: int = 1, categories: int = 0
+) -> DCGANGenerator:
+    """DCGAN generator, (N, latent_dim + K) -> (N, C, 28, 28) in [-1, 1] (``DCGANGenerator``)."""
+    return DCGANGenerator(latent_dim, width, out_channels, categories)
 
 
 @register_model
-def dcgan_discriminator(width: int = 64, in_channels: int = 1) -> DCGANDiscriminator:
-    """DCGAN discriminator, (N, C, 28, 28) -> (N, 1) logit (``DCGANDiscriminator``)."""
-    return DCGANDiscriminator(width, in_channels)
+def dcgan_discriminator(
+    width: int = 64, in_channels: int = 1, categories: int = 0
+) -> DCGANDiscriminator:
+    """DCGAN discriminator, (N, C, 28, 28) -> (N, 1 + K) logits (``DCGANDiscriminator``)."""
+    return DCGANDiscriminator(width, in_channels, categories)
