@@ -230,6 +230,24 @@ def test_relu_in_chunks_equals_the_formula(threads):
     assert not np.signbit(y.numpy()).any()  # no -0.0
 
 
+@pytest.mark.parametrize("slope", [0.2, -0.5, 1.5])
+def test_leaky_relu_in_chunks_on_a_channel_major_input_equals_the_formula(threads, slope):
+    parallel.CHUNK_ELEMENTS = 7
+    threads(2)
+    x = np.random.default_rng(3).standard_normal((3, 5, 4, 4))
+    x[0, 0, 0, :2] = 0.0  # leaky'(0) = slope, as PyTorch
+    cm = x.transpose(1, 0, 2, 3)  # (N, C, H, W) view of channel-major memory, as after a conv
+    t = tinyconv.tensor(cm, requires_grad=True, dtype=np.float64)
+    y = F.leaky_relu(t, slope)
+    g = np.random.default_rng(4).standard_normal(cm.shape)
+    y.backward(g)
+    np.testing.assert_array_equal(y.numpy(), np.where(cm > 0, cm, cm * slope))
+    np.testing.assert_array_equal(t.grad.numpy(), np.where(cm > 0, g, g * slope))
+    tt = torch.tensor(cm, requires_grad=True)
+    torch.nn.functional.leaky_relu(tt, slope).backward(torch.from_numpy(g))
+    np.testing.assert_array_equal(t.grad.numpy(), tt.grad.numpy())
+
+
 @pytest.mark.parametrize("affine", [True, False])
 def test_batch_norm_inference_pass_equals_the_normalising_formula(affine):
     rng = np.random.default_rng(5)

@@ -55,6 +55,23 @@ def test_detection_boxes_hold_the_ink_and_never_touch():
             assert (img[y0:y1, x0:x1] >= INK).any()
 
 
+def test_few_drawn_digits_are_left_out_for_want_of_room(monkeypatch):
+    """A digit with no free place is dropped; with the defaults that is rare (2 % measured)."""
+    drawn = []
+    real_ink_box = scenes.ink_box
+
+    def counting_ink_box(img):  # called once per digit drawn for a scene
+        drawn.append(1)
+        return real_ink_box(img)
+
+    monkeypatch.setattr(scenes, "ink_box", counting_ink_box)
+    _, boxes, _ = detection_scenes(300, "train", seed=0, source="mnist-sample")
+    placed = sum(len(b) for b in boxes)
+    assert 0 <= len(drawn) - placed < 0.05 * len(drawn)
+    crowded = detection_scenes(50, "train", seed=0, digits=(12, 12), source="mnist-sample")[1]
+    assert max(len(b) for b in crowded) < 12  # 12 boxes of 20-40 px do not fit in 96 x 96
+
+
 def test_test_scenes_read_only_test_digits(monkeypatch):
     calls = []
 
