@@ -382,6 +382,30 @@ def train(
     return ema.model, time.perf_counter() - t0, history
 
 
+def code_report(
+    gen: models.DCGANGenerator, classifier: tinyconv.nn.Module, n: int, seed: int
+) -> dict:
+    """What the judge reads in samples of each code value (n in all, each value n / K times).
+
+    ``agreement``: how often the judge's digit is the code value itself (for AC-GAN, the
+    digit asked for); ``top_digit`` and ``top_digit_share``: per value, the digit the judge
+    reads most and how often (for InfoGAN, whether the value picked one digit at all).
+    """
+    K = gen.categories
+    codes = np.arange(n) % K
+    labels = judge(classifier, generate(gen, n, seed + 2, 1.0, codes))["labels"]
+    top, share = [], []
+    for k in range(K):
+        counts = np.bincount(labels[codes == k], minlength=10)
+        top.append(int(counts.argmax()))
+        share.append(float(counts.max() / counts.sum()))
+    return {
+        "agreement": float((labels == codes).mean()),
+        "top_digit": top,
+        "top_digit_share": share,
+    }
+
+
 def report(
     args: argparse.Namespace,
     out: Path,
@@ -428,6 +452,15 @@ def report(
             f"samples with confidence > 0.9, class entropy {j['class_entropy_nats']:.3f} nats, "
             f"histogram {np.round(j['class_histogram'], 3).tolist()}"
         )
+    if K:  # what each value of the code draws, judged
+        results["code"] = code_report(gen, classifier, args.samples, args.seed)
+        c = results["code"]
+        log(
+            f"by code value ({args.samples} samples, each value equally often): the judge's "
+            f"most frequent digit per value {c['top_digit']}, its share "
+            f"{np.round(c['top_digit_share'], 2).tolist()}; the judge's digit equals the code "
+            f"in {100 * c['agreement']:.1f} %"
+        )
     if K:  # one row per value of the code: what InfoGAN made of each
         rows = min(K, 10)
         images = generate(gen, 10 * rows, args.seed + 1, 1.0, np.repeat(np.arange(rows), 10))
@@ -455,6 +488,7 @@ def report(
             "samples": args.samples,
             **results["psi=1"],
             "samples_by_psi": results,
+            **({"by_code": results["code"]} if K else {}),
             "real_test_digits": {
                 k: reference[k] for k in ("confident_fraction", "class_entropy_nats")
             },

@@ -59,6 +59,10 @@ def test_gan_smoke_run_with_each_code(code, categories, tmp_path):
     results = json.loads((out / "results.json").read_text())
     assert results["code"] == code and results["categories"] == categories
     assert results["labels"] == (code == "labels")
+    assert ("by_code" in results) == (categories > 0)
+    if categories:
+        assert 0 <= results["by_code"]["agreement"] <= 1
+        assert len(results["by_code"]["top_digit_share"]) == categories
     import tinyconv  # noqa: PLC0415
 
     gen = tinyconv.load(out / "generator.safetensors")
