@@ -83,39 +83,19 @@ def unpack_mask(packed: tuple[Any, tuple[int, ...], tuple[int, ...]]) -> Any:
 
 
 class LeakyReLU(Function):
-    """y = x for x > 0, else negative_slope * x; dx = dout * (1 or negative_slope).
-
-    As ``ReLU``: chunk by chunk on all threads (mask, scaled copy, then x where positive, while
-    the chunk is in cache), outputs in x's memory layout, the mask kept at one bit per element.
-    """
+    """y = x for x > 0, else negative_slope * x; dx = dout * (1 or negative_slope)."""
 
     def forward(self, x: Any, negative_slope: float) -> Any:
         xp = get_array_module(x)
-        slope, zero = x.dtype.type(negative_slope), x.dtype.type(0)
-        y = xp.empty_like(x)
-        mask = xp.empty_like(x, dtype=bool)
-
-        def chunk(i: tuple[slice, ...]) -> None:
-            xp.greater(x[i], zero, out=mask[i])
-            xp.multiply(x[i], slope, out=y[i])
-            xp.copyto(y[i], x[i], where=mask[i])
-
-        for_chunks(chunk, y)
-        self.save_for_backward(pack_mask(mask), slope)
-        return y
+        slope = x.dtype.type(negative_slope)
+        mask = x > 0
+        self.save_for_backward(mask, slope)
+        return xp.where(mask, x, x * slope)
 
     def backward(self, dout: Any) -> Any:
-        packed, slope = self.saved
-        mask = unpack_mask(packed)
+        mask, slope = self.saved
         xp = get_array_module(dout)
-        dx = xp.empty_like(mask, dtype=dout.dtype)
-
-        def chunk(i: tuple[slice, ...]) -> None:
-            xp.multiply(dout[i], slope, out=dx[i])
-            xp.copyto(dx[i], dout[i], where=mask[i])
-
-        for_chunks(chunk, dx)
-        return dx
+        return xp.where(mask, dout, dout * slope)
 
 
 def stable_sigmoid(x: Any) -> Any:
