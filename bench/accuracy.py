@@ -193,6 +193,11 @@ def main(argv: list[str] | None = None) -> int:
         help="anneal the learning rate to 0 over the epochs (cosine, stepped per epoch)",
     )
     p.add_argument("--out", help="checkpoint folder (default: none)")
+    p.add_argument(
+        "--save",
+        help="write the tested model (architecture and weights) here (default: "
+        "runs/accuracy/RUN_DATA.safetensors; '' for none)",
+    )
     p.add_argument("--json", help="also write the result to this JSON file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
@@ -319,6 +324,12 @@ def main(argv: list[str] | None = None) -> int:
         + f"| target {100 * target:.1f} % | "
         f"{'REACHED' if ok else 'NOT reached'}"
     )
+    save = f"runs/accuracy/{args.run}_{name}.safetensors" if args.save is None else args.save
+    if save:
+        os.makedirs(os.path.dirname(os.path.abspath(save)), exist_ok=True)
+        tinyconv.save(model, save)  # the model just tested (the best epoch with --val)
+        result["saved"] = save
+        print(f"saved the tested model to {save} (bench/precision.py --convert {save})")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)

@@ -16,6 +16,11 @@ accumulate in float32 and round their results to 16 bits). The test accuracy mus
 0.1 point of fp32, and the float16 file written by ``tinyconv.save`` must be at most 52 % of
 the float32 file.
 
+``--convert FILE[,FILE]`` runs part 2 alone on saved fp32 models, for instance the 20-epoch
+models that ``bench/accuracy.py`` writes to ``runs/accuracy/``:
+
+    python bench/precision.py --convert runs/accuracy/simple_convnet_mnist.safetensors
+
 Every run prints the machine and the settings, one line per run, and the two tables of the
 README; ``--json FILE`` also writes the numbers. MNIST comes from ``$TINYCONV_DATA``.
 """
@@ -93,14 +98,21 @@ def train_one(name: str, precision: str, sets: dict, epochs: int, seed: int) -> 
     }
 
 
-def convert(name: str, trained: tinyconv.nn.Module, sets: dict) -> dict:
-    """Accuracy of the fp32 model and of its float16 and bfloat16 copies; file sizes."""
+def convert(name: str, trained: tinyconv.nn.Module | str, sets: dict) -> dict:
+    """Accuracy of the fp32 model and of its float16 and bfloat16 copies; file sizes.
+
+    ``trained``: a model of ``MODELS[name]``, or the path of a saved fp32 model file.
+    """
     test = data.DataLoader(*sets["test"], batch_size=500, **sets["norm"])
     out: dict = {"model": name}
     with tempfile.TemporaryDirectory() as tmp:
         for label, dtype in (("fp32", "float32"), ("fp16", "float16"), ("bf16", "bfloat16")):
-            copy = models.get(name, num_classes=10, **MODELS[name])
-            copy.load_state_dict(trained.state_dict())
+            if isinstance(trained, str):
+                copy = tinyconv.load(trained)
+            else:
+                copy = models.get(name, num_classes=10, **MODELS[name])
+                copy.load_state_dict(trained.state_dict())
+            copy.eval()
             copy.to(dtype)  # half() for float16
             assert copy.parameters().__next__().dtype.name == dtype
             out[f"{label}_accuracy"] = evaluate(copy, test)["accuracy"]
@@ -109,6 +121,25 @@ def convert(name: str, trained: tinyconv.nn.Module, sets: dict) -> dict:
             out[f"{label}_bytes"] = os.path.getsize(path)
     out["fp16_size_ratio"] = out["fp16_bytes"] / out["fp32_bytes"]
     return out
+
+
+def print_training(training: list, names: list, epochs: int) -> None:
+    """The mixed-precision training table."""
+    print(
+        f"\nMixed-precision training, {epochs} epochs, same seed "
+        f"(tolerance {TRAIN_TOLERANCE} point)"
+    )
+    print("| model | fp32 | fp16-mixed | bf16-mixed | time fp32 / fp16-mixed / bf16-mixed |")
+    print("|---|---|---|---|---|")
+    for name in names:
+        rs = {r["precision"]: r for r in training if r["model"] == name}
+        cells = [f"{100 * rs['fp32']['test_accuracy']:.2f} %"] + [
+            f"{100 * rs[k]['test_accuracy']:.2f} % ({rs[k]['diff_points']:+.2f}"
+            f"{'' if rs[k]['ok'] else ' FAIL'})"
+            for k in PRECISIONS[1:]
+        ]
+        times = " / ".join(f"{rs[k]['seconds'] / 60:.1f}" for k in PRECISIONS)
+        print(f"| {name} | " + " | ".join(cells) + f" | {times} min |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, help="threads for tinyconv and BLAS (default: all)")
     p.add_argument("--limit", type=int, help="first N train and test images (smoke test)")
     p.add_argument("--json", help="also write the results to this JSON file")
+    p.add_argument("--convert", help="comma-separated saved fp32 models: part 2 only")
     args = p.parse_args(argv)
     names = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = [m for m in names if m not in MODELS]
@@ -145,7 +177,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"command: python bench/precision.py {given}")
 
     training, conversions = [], []
-    for name in names:
+    files = [f.strip() for f in (args.convert or "").split(",") if f.strip()]
+    for path in files:
+        conversions.append(convert(os.path.basename(path), path, sets))
+    for name in [] if files else names:
         runs = {}
         for precision in PRECISIONS:
             r = train_one(name, precision, sets, args.epochs, args.seed)
@@ -159,7 +194,11 @@ def main(argv: list[str] | None = None) -> int:
         for r in runs.values():
             r["diff_points"] = 100 * (r["test_accuracy"] - base)
             r["ok"] = abs(r["diff_points"]) <= TRAIN_TOLERANCE + 1e-9
-        c = convert(name, runs["fp32"].pop("trained"), sets)
+        conversions.append(convert(name, runs["fp32"].pop("trained"), sets))
+        for r in runs.values():
+            r.pop("trained", None)
+            training.append(r)
+    for c in conversions:
         for label in ("fp16", "bf16"):
             c[f"{label}_diff_points"] = 100 * (c[f"{label}_accuracy"] - c["fp32_accuracy"])
         c["ok"] = (
@@ -167,26 +206,9 @@ def main(argv: list[str] | None = None) -> int:
             and abs(c["bf16_diff_points"]) <= CONVERT_TOLERANCE + 1e-9
             and c["fp16_size_ratio"] <= MAX_SIZE_RATIO
         )
-        for r in runs.values():
-            r.pop("trained", None)
-            training.append(r)
-        conversions.append(c)
 
-    print(
-        f"\nMixed-precision training, {args.epochs} epochs, same seed "
-        f"(tolerance {TRAIN_TOLERANCE} point)"
-    )
-    print("| model | fp32 | fp16-mixed | bf16-mixed | time fp32 / fp16-mixed / bf16-mixed |")
-    print("|---|---|---|---|---|")
-    for name in names:
-        rs = {r["precision"]: r for r in training if r["model"] == name}
-        cells = [f"{100 * rs['fp32']['test_accuracy']:.2f} %"] + [
-            f"{100 * rs[k]['test_accuracy']:.2f} % ({rs[k]['diff_points']:+.2f}"
-            f"{'' if rs[k]['ok'] else ' FAIL'})"
-            for k in PRECISIONS[1:]
-        ]
-        times = " / ".join(f"{rs[k]['seconds'] / 60:.1f}" for k in PRECISIONS)
-        print(f"| {name} | " + " | ".join(cells) + f" | {times} min |")
+    if training:
+        print_training(training, names, args.epochs)
     print(f"\nThe fp32 model converted (tolerance {CONVERT_TOLERANCE} point; fp16 file <= 52 %)")
     print("| model | fp32 | half() float16 | bfloat16 | file fp32 -> fp16 |")
     print("|---|---|---|---|---|")
