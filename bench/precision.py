@@ -112,7 +112,6 @@ def convert(name: str, trained: tinyconv.nn.Module | str, sets: dict) -> dict:
             else:
                 copy = models.get(name, num_classes=10, **MODELS[name])
                 copy.load_state_dict(trained.state_dict())
-            copy.eval()
             copy.to(dtype)  # half() for float16
             assert copy.parameters().__next__().dtype.name == dtype
             out[f"{label}_accuracy"] = evaluate(copy, test)["accuracy"]

@@ -319,7 +319,8 @@ def train(
                 out_real[:, :1], ones
             ) + F.binary_cross_entropy_with_logits(out_fake[:, :1], zeros)
             if K:
-                q_loss = F.cross_entropy(out_fake[:, 1:], tinyconv.tensor(cats))
+                code = tinyconv.tensor(cats)  # the targets of Q, for D's step and G's
+                q_loss = F.cross_entropy(out_fake[:, 1:], code)
                 if args.labels:  # AC-GAN: D also learns to classify the real digits
                     labels = tinyconv.tensor(y[idx].astype(np.int64))
                     q_loss = q_loss + F.cross_entropy(out_real[:, 1:], labels)
@@ -334,9 +335,7 @@ def train(
                 scores[:, :1], tinyconv.tensor(np.ones((len(idx), 1), np.float32))
             )
             if K:
-                g_loss = g_loss + args.info_weight * F.cross_entropy(
-                    scores[:, 1:], tinyconv.tensor(cats)
-                )
+                g_loss = g_loss + args.info_weight * F.cross_entropy(scores[:, 1:], code)
             opt_g.zero_grad()
             g_loss.backward()
             opt_g.step()

@@ -222,6 +222,16 @@ def running_stats_match(model: nn.Module, tmodel: torch.nn.Module) -> None:
     assert checked > 0
 
 
+def train_then_eval_match(model, tmodel, x: np.ndarray) -> None:
+    """Against the twin: a training pass (batch statistics, running statistics updated and
+    compared), then an eval pass that uses the running statistics just updated."""
+    forward_backward(model, tmodel, x, train=True)
+    running_stats_match(model, tmodel)
+    model.zero_grad()
+    tmodel.zero_grad()
+    forward_backward(model, tmodel, x, train=False)
+
+
 def conv_params(c_in: int, c_out: int, k: int = 4, bias: bool = True) -> int:
     return c_in * c_out * k * k + (c_out if bias else 0)
 
@@ -337,11 +347,7 @@ def test_generator_matches_torch_in_train_and_eval_mode():
     randomize_bn(m)
     copy_to_torch(m, t)
     z = randn((4, 10))
-    forward_backward(m, t, z, train=True)  # batch statistics; running statistics updated
-    running_stats_match(m, t)
-    m.zero_grad()
-    t.zero_grad()
-    forward_backward(m, t, z, train=False)  # the running statistics just updated
+    train_then_eval_match(m, t, z)
 
 
 def test_discriminator_matches_torch_in_train_and_eval_mode():
@@ -349,11 +355,7 @@ def test_discriminator_matches_torch_in_train_and_eval_mode():
     randomize_bn(m)
     copy_to_torch(m, t)
     x = pixels((4, 1, 28, 28)) * 2 - 1  # images scaled to [-1, 1] as the generator's
-    forward_backward(m, t, x, train=True)
-    running_stats_match(m, t)
-    m.zero_grad()
-    t.zero_grad()
-    forward_backward(m, t, x, train=False)
+    train_then_eval_match(m, t, x)
 
 
 def test_dcgan_pair_backward_through_generator_and_discriminator():
@@ -381,11 +383,7 @@ def test_generator_with_a_categorical_code_matches_torch():
     copy_to_torch(m, t)
     codes, cats = m.sample_codes(5, np.random.default_rng(3))
     z = codes.numpy()
-    forward_backward(m, t, z, train=True)
-    running_stats_match(m, t)
-    m.zero_grad()
-    t.zero_grad()
-    forward_backward(m, t, z, train=False)
+    train_then_eval_match(m, t, z)
 
 
 def test_discriminator_q_head_matches_torch():

@@ -463,11 +463,11 @@ class DCGANGenerator(nn.Module):
         elif not isinstance(rng, numpy.random.Generator):
             rng = numpy.random.default_rng(rng)
         like = self.project.fc.weight
-        z = _noise((n, self.latent_dim), like, rng)
+        z = _noise((n, self.latent_dim), like, rng).data
         if psi != 1:
-            z = z * psi
+            z = z * z.dtype.type(psi)
         if self.categories == 0:
-            return z, None
+            return Tensor(z), None
         if category is None:
             cats = rng.integers(0, self.categories, n)
         else:
@@ -478,9 +478,8 @@ class DCGANGenerator(nn.Module):
                     f"got {cats.min()}..{cats.max()}"
                 )
         onehot = numpy.eye(self.categories, dtype=numpy.float32)[cats].astype(like.dtype)
-        code = Tensor(to_device(onehot, like.device))
-        xp = get_array_module(like.data)
-        return Tensor(xp.concatenate([z.data, code.data], axis=1)), cats
+        onehot = to_device(onehot, like.device)
+        return Tensor(get_array_module(z).concatenate([z, onehot], axis=1)), cats
 
 
 class DCGANDiscriminator(ZooSequential):
