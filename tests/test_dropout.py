@@ -4,6 +4,7 @@ import re
 
 import numpy as np
 import pytest
+import torch
 
 import tinyconv
 import tinyconv.functional as F
@@ -76,16 +77,16 @@ def test_errors_and_repr():
     with pytest.raises(
         ValueError,
         match=re.escape(
-            "dropout: p is the probability of dropping an element and must be in [0, 1), got p=1 (p=1 would drop everything)"
+            "dropout: p is the probability of dropping an element and must be in [0, 1], got p=1.5"
         ),
     ):
-        F.dropout(_ones((2, 2)), 1)
+        F.dropout(_ones((2, 2)), 1.5)
     with pytest.raises(ValueError, match=re.escape("got p=-0.1")):
         F.dropout(_ones((2, 2)), -0.1)
     with pytest.raises(
         ValueError,
         match=re.escape(
-            "Dropout: invalid value for argument `p`. Expected a drop probability in [0, 1). Received p=1.5."
+            "Dropout: invalid value for argument `p`. Expected a drop probability in [0, 1]. Received p=1.5."
         ),
     ):
         nn.Dropout(1.5)
@@ -97,3 +98,15 @@ def test_errors_and_repr():
     assert repr(nn.Dropout(0.2)) == "Dropout(p=0.2)"
     assert nn.Dropout(0.2).output_shape((100, 384)) == (100, 384)
     assert repr(nn.build_module(nn.Dropout(0.2).config())) == "Dropout(p=0.2)"
+
+
+def test_p_one_drops_everything_like_torch():
+    # PyTorch allows p = 1: the output and the gradient are all zeros
+    t = tinyconv.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    y = F.dropout(t, 1.0)
+    assert y.tolist() == [[0.0] * 3] * 2
+    y.sum().backward()
+    assert t.grad.tolist() == [[0.0] * 3] * 2
+    assert nn.Dropout(1.0)(t).tolist() == [[0.0] * 3] * 2
+    tt = torch.arange(6.0).reshape(2, 3)
+    assert torch.nn.functional.dropout(tt, 1.0).tolist() == y.tolist()

@@ -150,12 +150,19 @@ def test_errors():
     ):
         F.cross_entropy(x, np.zeros(5, dtype=np.int64))
     with pytest.raises(
-        TypeError,
+        ValueError,
         match=re.escape(
-            "cross_entropy: expected integer class labels (int64) as target, got dtype float32; class probabilities are not supported"
+            "cross_entropy: class-probability targets must have the input's shape (4, 10), got target of shape (4,)"
         ),
     ):
         F.cross_entropy(x, tinyconv.tensor([0.0, 1.0, 2.0, 3.0]))
+    with pytest.raises(
+        TypeError,
+        match=re.escape(
+            "nll_loss: expected integer class labels (int64) as target, got dtype float32; pass the label indices"
+        ),
+    ):
+        F.nll_loss(x, tinyconv.tensor([0.0, 1.0, 2.0, 3.0]))
     with pytest.raises(
         ValueError,
         match=r"cross_entropy: reduction must be one of \('mean', 'sum', 'none'\), got 'avg'",

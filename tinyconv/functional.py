@@ -14,7 +14,10 @@ from .ops.activation import (
     softplus,
     tanh,
 )
+from .ops.adaptive_pool import adaptive_avg_pool2d
+from .ops.avg_pool import avg_pool2d
 from .ops.conv import conv2d, conv_output_size, conv_transpose2d
+from .ops.conv1d import conv1d
 from .ops.dropout import dropout
 from .ops.linear import flatten, linear, pad
 from .ops.loss import (
@@ -27,14 +30,18 @@ from .ops.loss import (
     smooth_l1_loss,
 )
 from .ops.norm import batch_norm, local_response_norm
-from .ops.pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d, min_pool2d
+from .ops.pool import max_pool2d, min_pool2d
+from .ops.pool1d import avg_pool1d, max_pool1d
+from .ops.unpool import max_unpool1d, max_unpool2d
 
 __all__ = [
     "adaptive_avg_pool2d",
+    "avg_pool1d",
     "avg_pool2d",
     "batch_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "conv1d",
     "conv2d",
     "conv_output_size",
     "conv_transpose2d",
@@ -47,7 +54,10 @@ __all__ = [
     "local_response_norm",
     "log_softmax",
     "logsigmoid",
+    "max_pool1d",
     "max_pool2d",
+    "max_unpool1d",
+    "max_unpool2d",
     "min_pool2d",
     "mse_loss",
     "nll_loss",

@@ -610,7 +610,24 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     tensors = list(tensors)
     if not tensors:
         raise ValueError("cat() needs at least one tensor")
-    return Cat.apply(*tensors, dim=dim % tensors[0].ndim)
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"cat: expected tinyconv Tensors, got {type(t).__name__} at {i}")
+        if t.ndim == 0:
+            raise ValueError(
+                f"cat: zero-dimensional tensors cannot be concatenated (tensor {i}); "
+                "stack them instead (tinyconv.stack)"
+            )
+    # PyTorch's rule: 1-D empty tensors (0,) are skipped, whatever the others' shapes
+    kept = [t for t in tensors if t.shape != (0,)] or tensors[:1]
+    if not -kept[0].ndim <= dim < kept[0].ndim:
+        raise ValueError(f"cat: dim {dim} is out of range for {kept[0].ndim}-D tensors")
+    if len({t.ndim for t in kept}) > 1:
+        raise ValueError(
+            f"cat: tensors must have the same number of dimensions, got shapes "
+            f"{[t.shape for t in kept]}"
+        )
+    return Cat.apply(*kept, dim=dim % kept[0].ndim)
 
 
 def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:

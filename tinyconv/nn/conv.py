@@ -1,4 +1,5 @@
-"""Convolution layers: ``Conv2d`` and ``ConvTranspose2d``, with PyTorch's names and weight layouts.
+"""Convolution layers: ``Conv1d``, ``Conv2d`` and ``ConvTranspose2d``, with PyTorch's names and
+weight layouts.
 
 The arithmetic lives in ``tinyconv/ops/conv.py`` (im2col, col2im and the two Functions);
 these modules hold the weights, check the hyper-parameters once at construction, and compute
@@ -19,6 +20,7 @@ from ..ops.conv import (
     conv_transpose2d,
     conv_transpose_output_size,
 )
+from ..ops.conv1d import conv1d
 from ..tensor import Tensor
 from . import init
 from .linear import check_positive_int
@@ -50,13 +52,19 @@ def check_pair(layer: str, name: str, value: Any, minimum: int) -> Pair:
 
 def _check_input_shape(layer: str, in_shape: tuple[int, ...], expected_c: int, msg: str) -> None:
     if len(in_shape) != 4:
-        hint = f"; add the batch dimension: {(1, *in_shape)}" if len(in_shape) == 3 else ""
         raise ValueError(
-            f"{layer}: expected a 4-D input (N, C, H, W), got a {len(in_shape)}-D input of "
-            f"shape {tuple(in_shape)}{hint}"
+            f"{layer}: expected a 4-D input (N, C, H, W) or an unbatched 3-D input (C, H, W), "
+            f"got a {len(in_shape)}-D input of shape {tuple(in_shape)}"
         )
     if in_shape[1] != expected_c:
         raise ValueError(f"{layer}: {msg}")
+
+
+def _unbatched_shape(layer: Module, in_shape: tuple[int, ...], dims: int) -> tuple[int, ...] | None:
+    """The output shape of an unbatched (C, *spatial) input: that of (1, C, *spatial) less N."""
+    if len(in_shape) == dims + 1:
+        return layer.output_shape((1, *in_shape))[1:]
+    return None
 
 
 class _ConvNd(Module):
@@ -98,9 +106,9 @@ class _ConvNd(Module):
     def extra_repr(self) -> str:
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
         s += f", stride={self.stride}"
-        if self.padding != (0, 0):
+        if self.padding not in ((0, 0), (0,)):
             s += f", padding={self.padding}"
-        if self.dilation != (1, 1):
+        if self.dilation not in ((1, 1), (1,)):
             s += f", dilation={self.dilation}"
         if getattr(self, "output_padding", (0, 0)) != (0, 0):
             s += f", output_padding={self.output_padding}"
@@ -138,7 +146,8 @@ class Conv2d(_ConvNd):
         dtype: parameter dtype. Default: float32.
 
     Shape:
-        Input (N, C, H_in, W_in) -> Output (N, FN, H_out, W_out) with
+        Input (N, C, H_in, W_in) -> Output (N, FN, H_out, W_out) (an unbatched (C, H_in, W_in)
+        gives (FN, H_out, W_out)) with
 
             H_out = floor((H_in + 2P - d*(FH - 1) - 1)/S + 1)  =  (H_in - F + 2P)/S + 1 for d = 1
 
@@ -217,6 +226,9 @@ class Conv2d(_ConvNd):
 
     def output_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
         """(N, C, H, W) -> (N, FN, H_out, W_out) by the size formula, without any data."""
+        unbatched = _unbatched_shape(self, tuple(in_shape), 2)
+        if unbatched is not None:
+            return unbatched
         layer = repr(self)
         C = self.in_channels
         _check_input_shape(
@@ -260,7 +272,7 @@ class ConvTranspose2d(_ConvNd):
         dtype: parameter dtype. Default: float32.
 
     Shape:
-        Input (N, C_in, H_in, W_in) -> Output (N, C_out, H_out, W_out) with
+        Input (N, C_in, H_in, W_in) or (C_in, H_in, W_in) -> Output (N, C_out, H_out, W_out) with
 
             H_out = (H_in - 1)*S - 2P + d*(FH - 1) + output_padding + 1
 
@@ -324,6 +336,9 @@ class ConvTranspose2d(_ConvNd):
 
     def output_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
         """(N, C_in, H, W) -> (N, C_out, H_out, W_out) by the size formula, without any data."""
+        unbatched = _unbatched_shape(self, tuple(in_shape), 2)
+        if unbatched is not None:
+            return unbatched
         layer = repr(self)
         C = self.in_channels
         _check_input_shape(
@@ -342,3 +357,120 @@ class ConvTranspose2d(_ConvNd):
             W, F[1], S[1], P[1], d[1], op[1], layer=layer, dim="W", in_shape=in_shape
         )
         return (N, self.out_channels, out_h, out_w)
+
+
+def _single(layer: str, name: str, value: Any, minimum: int) -> tuple[int]:
+    """An int or a one-element tuple of an int, each >= minimum, as a 1-tuple (PyTorch's form)."""
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if len(items) != 1:
+        raise TypeError(
+            f"{layer}: invalid type for argument `{name}`. Expected an int or a tuple of one int. "
+            f"Received {name}={value!r}."
+        )
+    return (check_pair(layer, name, items[0], minimum)[0],)
+
+
+class Conv1d(_ConvNd):
+    r"""1-D convolution layer: FN learned filters slid along sequences (N, C, L).
+
+        out[n, f, l] = b[f] + sum_{c,k} W[f, c, k] * x_pad[n, gC' + c, lS + kd]
+
+    The arithmetic is ``Conv2d``'s on a (N, C, 1, L) view (``tinyconv.ops.conv1d``).
+
+    Args:
+        in_channels (int): C.
+        out_channels (int): FN, the number of filters.
+        kernel_size (int or (int,)): K.
+        stride (int or (int,)): S. Default: 1.
+        padding (int, (int,), "valid" or "same"): zeros on each side. Default: 0.
+        dilation (int or (int,)): spacing d between taps. Default: 1.
+        groups (int): independent channel groups. Default: 1.
+        bias (bool): learn a bias per filter. Default: True.
+        padding_mode (str): only "zeros". Default: "zeros".
+        dtype: parameter dtype. Default: float32.
+
+    Shape:
+        Input (N, C, L_in) or (C, L_in) -> Output (N, FN, L_out) with
+        L_out = floor((L_in + 2P - d*(K - 1) - 1)/S + 1).
+
+    Attributes:
+        weight: (out_channels, in_channels/groups, K), PyTorch's default init (as Conv2d).
+        bias: (out_channels,).
+
+    Example:
+        >>> import numpy, tinyconv
+        >>> conv = Conv1d(3, 8, kernel_size=5, padding=2)
+        >>> conv
+        Conv1d(3, 8, kernel_size=(5,), stride=(1,), padding=(2,))
+        >>> conv(tinyconv.tensor(numpy.zeros((2, 3, 20), dtype=numpy.float32))).shape
+        (2, 8, 20)
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int],
+        stride: int | tuple[int] = 1,
+        padding: int | tuple[int] | str = 0,
+        dilation: int | tuple[int] = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        name = "Conv1d"
+        k = _single(name, "kernel_size", kernel_size, 1)
+        s = _single(name, "stride", stride, 1)
+        d = _single(name, "dilation", dilation, 1)
+        self._setup(name, in_channels, out_channels, k[0], s[0], d[0], groups)
+        self.kernel_size, self.stride, self.dilation = k, s, d
+        if isinstance(padding, str):
+            if padding not in ("valid", "same"):
+                raise ValueError(
+                    f"{name}: invalid value for argument `padding`. Expected an int, 'valid' or "
+                    f"'same'. Received padding={padding!r}."
+                )
+            if padding == "same" and s != (1,):
+                raise ValueError(
+                    f"{name}: padding='same' is not supported for strided convolutions. "
+                    f"Received stride={stride!r}."
+                )
+            self.padding: tuple[int] | str = padding
+        else:
+            self.padding = _single(name, "padding", padding, 0)
+        if padding_mode != "zeros":
+            raise ValueError(
+                f"{name}: invalid value for argument `padding_mode`. Expected 'zeros'. "
+                f"Received padding_mode={padding_mode!r}."
+            )
+        self.padding_mode = padding_mode
+        shape = (self.out_channels, self.in_channels // self.groups, k[0])
+        self._make_params(shape, self.out_channels, bias, dtype)
+
+    def forward(self, x: Tensor) -> Tensor:
+        padding = self.padding if isinstance(self.padding, str) else self.padding[0]
+        return conv1d(
+            x, self.weight, self.bias, self.stride[0], padding, self.dilation[0], self.groups,
+            layer=repr(self),
+        )  # fmt: skip
+
+    def output_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """(N, C, L) -> (N, FN, L_out) by the size formula, without any data."""
+        in_shape = tuple(in_shape)
+        if len(in_shape) == 2:
+            return self.output_shape((1, *in_shape))[1:]
+        layer = repr(self)
+        if len(in_shape) != 3 or in_shape[1] != self.in_channels:
+            raise ValueError(
+                f"{layer}: expected an input (N, {self.in_channels}, L) or "
+                f"({self.in_channels}, L), got {in_shape}"
+            )
+        (K,), (S,), (d,) = self.kernel_size, self.stride, self.dilation
+        if self.padding == "same":
+            pads = _same_pads(1, K, (1, d))[2:]
+        else:
+            pads = (0, 0) if self.padding == "valid" else (self.padding[0],) * 2
+        L = conv_output_size(in_shape[2], K, S, pads, d, layer=layer, dim="L", in_shape=in_shape)
+        return (in_shape[0], self.out_channels, L)

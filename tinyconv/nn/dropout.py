@@ -17,7 +17,7 @@ class Dropout(Module):
     layers of AlexNet and VGG (Srivastava et al., 2014).
 
     Args:
-        p (float): drop probability, in [0, 1). Default: 0.5.
+        p (float): drop probability, in [0, 1]. Default: 0.5.
         inplace (bool): accepted for PyTorch code; tinyconv never works in place. Default: False.
 
     Shape:
@@ -32,9 +32,9 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
-        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p < 1:
+        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
             raise ValueError(
-                "Dropout: invalid value for argument `p`. Expected a drop probability in [0, 1). "
+                "Dropout: invalid value for argument `p`. Expected a drop probability in [0, 1]. "
                 f"Received p={p!r}."
             )
         self.p = float(p)

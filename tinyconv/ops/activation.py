@@ -189,6 +189,9 @@ class Softmax(Function):
 
     def forward(self, x: Any, dim: int) -> Any:
         xp = get_array_module(x)
+        if x.size == 0:  # an empty axis (or batch): nothing to normalise, as PyTorch
+            self.save_for_backward(x, dim)
+            return x.copy()
         e = xp.exp(x - x.max(axis=dim, keepdims=True))
         y = e / e.sum(axis=dim, keepdims=True)
         self.save_for_backward(y, dim)
@@ -209,6 +212,9 @@ class LogSoftmax(Function):
 
     def forward(self, x: Any, dim: int) -> Any:
         xp = get_array_module(x)
+        if x.size == 0:  # an empty axis (or batch): an empty result, as PyTorch
+            self.save_for_backward(x, dim)
+            return x.copy()
         z = x - x.max(axis=dim, keepdims=True)
         y = z - xp.log(xp.exp(z).sum(axis=dim, keepdims=True))
         self.save_for_backward(y, dim)
@@ -327,24 +333,44 @@ def logsigmoid(x: Tensor) -> Tensor:
     return LogSigmoid.apply(x)
 
 
-def softmax(x: Tensor, dim: int) -> Tensor:
+def _cast(x: Tensor, dtype: Any, layer: str) -> Tensor:
+    """x in ``dtype`` (a differentiable cast: the gradient returns in x's dtype), or x."""
+    if dtype is None:
+        return x
+    try:
+        target = get_array_module(x.data).dtype(dtype)
+    except TypeError as e:
+        raise TypeError(f"{layer}: dtype must be a NumPy dtype or its name, got {dtype!r}") from e
+    if not is_floating(target):
+        raise TypeError(f"{layer}: dtype must be a floating-point type, got {target}")
+    return x.to(target)
+
+
+def softmax(x: Tensor, dim: int, dtype: Any = None) -> Tensor:
     """exp(x) / sum(exp(x)) along ``dim``, computed with the maximum subtracted.
 
     Args:
-        x (Tensor): scores (logits), floating point.
+        x (Tensor): scores (logits), floating point; an empty ``dim`` gives an empty result.
         dim (int): the axis whose entries sum to one (1 for (N, classes)).
+        dtype (optional): cast x to this floating dtype first (e.g. float64 for more
+            precision); the gradient comes back in x's dtype. Default: None.
 
     Example:
-        >>> import tinyconv
+        >>> import numpy, tinyconv
         >>> softmax(tinyconv.tensor([[0.0, 0.0]]), dim=1).tolist()
         [[0.5, 0.5]]
+        >>> softmax(tinyconv.tensor([1.0, 2.0]), dim=0, dtype=numpy.float64).dtype
+        dtype('float64')
     """
     _check_float(x, "softmax")
+    x = _cast(x, dtype, "softmax")
     return Softmax.apply(x, dim=_check_dim(x, dim, "softmax"))
 
 
-def log_softmax(x: Tensor, dim: int) -> Tensor:
+def log_softmax(x: Tensor, dim: int, dtype: Any = None) -> Tensor:
     """log(softmax(x)) along ``dim``, stable for large scores (x - max - log-sum-exp).
+
+    Arguments as ``softmax``.
 
     Example:
         >>> import tinyconv
@@ -352,4 +378,5 @@ def log_softmax(x: Tensor, dim: int) -> Tensor:
         -0.6931
     """
     _check_float(x, "log_softmax")
+    x = _cast(x, dtype, "log_softmax")
     return LogSoftmax.apply(x, dim=_check_dim(x, dim, "log_softmax"))

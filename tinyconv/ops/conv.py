@@ -47,6 +47,7 @@ from .conv_blocks import (
     _Geometry,
     _weight_grad_blocks,
 )
+from .unbatched import add_batch, drop_batch
 from .im2col import (  # noqa: F401  (re-exported: the reference functions live there)
     Pads,
     Pair,
@@ -230,13 +231,10 @@ def _check_tensors(x: Any, weight: Any, bias: Any, layer: str) -> None:
                 f"{layer}: {name} must be a tinyconv Tensor, got {type(t).__name__}; "
                 "wrap arrays with tinyconv.tensor(...)"
             )
-    if x.ndim != 4:
-        hint = ""
-        if x.ndim == 3:
-            hint = f"; add the batch dimension with x.unsqueeze(0) -> {(1, *x.shape)}"
+    if x.ndim != 4:  # an unbatched (C, H, W) input arrives here with its batch axis added
         raise ValueError(
-            f"{layer}: expected a 4-D input (N, C, H, W), "
-            f"got a {x.ndim}-D input of shape {x.shape}{hint}"
+            f"{layer}: expected a 4-D input (N, C, H, W) or an unbatched 3-D input (C, H, W), "
+            f"got a {x.ndim}-D input of shape {x.shape}"
         )
     if weight.ndim != 4:
         raise ValueError(f"{layer}: expected a 4-D weight, got shape {weight.shape}")
@@ -315,7 +313,7 @@ def conv2d(
     where g = f // (FN/G) is the group of filter f.
 
     Args:
-        x: input (N, C, H, W), floating point.
+        x: input (N, C, H, W), or an unbatched (C, H, W) giving (FN, H_out, W_out); floating.
         weight: filters (FN, C/groups, FH, FW).
         bias: (FN,) or None. Default: None.
         stride (int or (int, int)): S. Default: 1.
@@ -342,6 +340,7 @@ def conv2d(
         >>> conv2d(x, w, stride=2, padding=1).shape
         (1, 64, 14, 14)
     """
+    x, added = add_batch(x, dims=2)
     _check_tensors(x, weight, bias, layer)
     N, C, H, W = x.shape
     FN, Cg, FH, FW = weight.shape
@@ -379,7 +378,8 @@ def conv2d(
         pads = (P[0], P[0], P[1], P[1])
     conv_output_size(H, FH, S[0], pads[:2], d[0], layer=layer, dim="H", in_shape=x.shape)
     conv_output_size(W, FW, S[1], pads[2:], d[1], layer=layer, dim="W", in_shape=x.shape)
-    return Conv2d.apply(x, weight, bias, stride=S, pads=pads, dilation=d, groups=G)
+    y = Conv2d.apply(x, weight, bias, stride=S, pads=pads, dilation=d, groups=G)
+    return drop_batch(y, added)
 
 
 def conv_transpose2d(
@@ -400,7 +400,7 @@ def conv_transpose2d(
     ``conv_transpose2d(y, W)`` has the shape of an x for which ``conv2d(x, W)`` has y's shape.
 
     Args:
-        x: input (N, C_in, H, W), floating point.
+        x: input (N, C_in, H, W), or an unbatched (C_in, H, W); floating point.
         weight: (C_in, C_out/groups, FH, FW) (C_in first, unlike conv2d).
         bias: (C_out,) or None. Default: None.
         stride, padding, dilation (int or (int, int)): those of the convolution it transposes.
@@ -424,6 +424,7 @@ def conv_transpose2d(
         >>> conv_transpose2d(y, w, stride=2, padding=1).shape
         (1, 1, 28, 28)
     """
+    x, added = add_batch(x, dims=2)
     _check_tensors(x, weight, bias, layer)
     N, C, H, W = x.shape
     C_in, Cg_out, FH, FW = weight.shape
@@ -453,6 +454,7 @@ def conv_transpose2d(
         conv_transpose_output_size(
             size, F, S[k], P[k], d[k], op[k], layer=layer, dim="HW"[k], in_shape=x.shape
         )
-    return ConvTranspose2d.apply(
+    y = ConvTranspose2d.apply(
         x, weight, bias, stride=S, padding=P, output_padding=op, dilation=d, groups=G
     )
+    return drop_batch(y, added)

@@ -16,11 +16,17 @@ from ..tensor import Function, Tensor
 
 
 class Dropout(Function):
-    """y = x * mask / (1 - p); dx = dout * mask / (1 - p). The scaled mask is saved."""
+    """y = x * mask / (1 - p); dx = dout * mask / (1 - p). The scaled mask is saved.
+
+    p = 1 drops every element: y = 0 and dx = 0 (PyTorch's result, no division by zero).
+    """
 
     def forward(self, x: Any, p: float, generator: Any) -> Any:
-        keep = _keep_mask(x, p, generator)  # True with probability 1 - p
-        scaled = keep * x.dtype.type(1.0 / (1.0 - p))  # (same shape as x) 0 or 1/(1-p)
+        if p == 1.0:
+            scaled = get_array_module(x).zeros_like(x)
+        else:
+            keep = _keep_mask(x, p, generator)  # True with probability 1 - p
+            scaled = keep * x.dtype.type(1.0 / (1.0 - p))  # (same shape as x) 0 or 1/(1-p)
         self.save_for_backward(scaled)
         return x * scaled
 
@@ -53,14 +59,15 @@ def dropout(
 
     Args:
         x (Tensor): any shape, floating point.
-        p (float): probability of dropping an element, in [0, 1). Default: 0.5.
+        p (float): probability of dropping an element, in [0, 1] (1 zeroes everything).
+            Default: 0.5.
         training (bool): apply dropout; False returns x unchanged. Default: True.
         inplace (bool): accepted for PyTorch code; tinyconv never works in place.
         generator (numpy.random.Generator, optional): the source of the mask, for
             reproducible masks. Default: tinyconv's global generator.
 
     Raises:
-        ValueError: p outside [0, 1).
+        ValueError: p outside [0, 1].
         TypeError: a non-float input.
 
     Example:
@@ -71,10 +78,10 @@ def dropout(
         >>> dropout(x, 0.5, training=False).tolist()
         [1.0, 1.0, 1.0, 1.0]
     """
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
         raise ValueError(
-            f"dropout: p is the probability of dropping an element and must be in [0, 1), got "
-            f"p={p!r}" + (" (p=1 would drop everything)" if p == 1 else "")
+            f"dropout: p is the probability of dropping an element and must be in [0, 1], got "
+            f"p={p!r}"
         )
     if not isinstance(x, Tensor):
         raise TypeError(f"dropout: expected a tinyconv Tensor, got {type(x).__name__}")

@@ -9,6 +9,9 @@ tests/test_fast_paths.py checks the two equal.
 Output size of each spatial axis, with kernel F, padding P, stride S and dilation d:
 
     out = floor((in + 2P - d*(F - 1) - 1) / S + 1)   =   (in - F + 2P)/S + 1 when d = 1
+
+Pooling's ``ceil_mode`` rounds the division up instead, dropping a last window that would
+start past the input and its left padding (PyTorch's rule).
 """
 
 from __future__ import annotations
@@ -20,7 +23,11 @@ from ..backend import get_array_module
 Pair = tuple[int, int]
 Pads = tuple[int, int, int, int]  # (top, bottom, left, right)
 
-_AXIS_NAMES = {"H": ("height", "top", "bottom"), "W": ("width", "left", "right")}
+_AXIS_NAMES = {
+    "H": ("height", "top", "bottom"),
+    "W": ("width", "left", "right"),
+    "L": ("length", "left", "right"),
+}
 
 
 # ------------------------------------------------------------------ output sizes
@@ -31,6 +38,7 @@ def conv_output_size(
     p: int | Pair,
     d: int = 1,
     *,
+    ceil_mode: bool = False,
     layer: str = "conv2d",
     dim: str = "W",
     in_shape: tuple[int, ...] | None = None,
@@ -38,16 +46,19 @@ def conv_output_size(
     """Output length of one spatial axis of a convolution (or pooling) window.
 
     ``out = floor((size + 2P - d*(k - 1) - 1) / s) + 1``, floored like PyTorch. Only an
-    output below 1 is an error.
+    output below 1 is an error. With ``ceil_mode`` (pooling) the division rounds up, but,
+    as in PyTorch, the last window must start inside the input or its left padding:
+    when ``(out - 1)*s >= size + P_left`` that window is dropped (out - 1).
 
     Args:
-        size (int): input length along the axis (H_in or W_in).
+        size (int): input length along the axis (H_in, W_in or L_in).
         k (int): kernel length F.
         s (int): stride S.
         p (int or (int, int)): padding P on each side, or (before, after).
         d (int): dilation. Default: 1.
+        ceil_mode (bool): round the division up (pooling's ``ceil_mode``). Default: False.
         layer (str): the layer named in error messages. Default: "conv2d".
-        dim (str): "H" or "W", the axis named in error messages. Default: "W".
+        dim (str): "H", "W" or "L", the axis named in error messages. Default: "W".
         in_shape (tuple, optional): the whole input shape, quoted in error messages.
 
     Raises:
@@ -56,6 +67,8 @@ def conv_output_size(
     Example:
         >>> conv_output_size(28, 4, 2, 1)   # MNIST, F=4, S=2, P=1
         14
+        >>> conv_output_size(112, 3, 2, 0, ceil_mode=True)   # GoogLeNet's stem pool
+        56
     """
     before, after = (p, p) if isinstance(p, int) else p
     k_eff = d * (k - 1) + 1  # the span a dilated kernel covers
@@ -63,18 +76,28 @@ def conv_output_size(
     name, side0, side1 = _AXIS_NAMES.get(D, ("size", "before", "after"))
     two_p = f"2*{before}" if before == after else f"{before} + {after}"
     big_p = "2P" if before == after else f"P_{side0} + P_{side1}"
-    if d == 1:
-        formula = f"{D}_out = ({D}_in - F + {big_p})/S + 1 = ({size} - {k} + {two_p})/{s} + 1"
+    f_sym, f_num = ("F", k) if d == 1 else ("F_eff", k_eff)
+    if ceil_mode:
+        formula = (
+            f"{D}_out = ceil(({D}_in - {f_sym} + {big_p})/S) + 1 = "
+            f"ceil(({size} - {f_num} + {two_p})/{s}) + 1"
+        )
     else:
         formula = (
-            f"{D}_out = ({D}_in - F_eff + {big_p})/S + 1 = ({size} - {k_eff} + {two_p})/{s} + 1, "
-            f"where dilation {d} gives the effective kernel F_eff = d*(F-1) + 1 = {d}*({k}-1) + 1 "
+            f"{D}_out = ({D}_in - {f_sym} + {big_p})/S + 1 = ({size} - {f_num} + {two_p})/{s} + 1"
+        )
+    if d != 1:
+        formula += (
+            f", where dilation {d} gives the effective kernel F_eff = d*(F-1) + 1 = {d}*({k}-1) + 1 "
             f"= {k_eff}"
         )
     where = f"; input {tuple(in_shape)}" if in_shape is not None else ""
     if s < 1:
         raise ValueError(f"{layer}: stride must be >= 1, got S = {s}: {formula}{where}")
-    out = (size + before + after - k_eff) // s + 1
+    span = size + before + after - k_eff
+    out = (-(-span // s) if ceil_mode else span // s) + 1
+    if ceil_mode and (out - 1) * s >= size + before:
+        out -= 1  # that last window would start past the input and its left padding
     if out < 1:
         raise ValueError(
             f"{layer}: output {name} {out} < 1: {formula}{where}; the kernel ({k_eff}) is larger "

@@ -82,13 +82,30 @@ def linear(
     """Affine map ``y = x W^T + b`` (``torch.nn.functional.linear``).
 
     Args:
-        x: (N, *, in_features).
+        x: (N, *, in_features), or one sample (in_features,) giving (out_features,).
         weight: (out_features, in_features).
         bias: (out_features,) or None.
 
     Raises:
         ValueError: when x's last dimension is not ``in_features``.
+
+    Example:
+        >>> import numpy, tinyconv
+        >>> w = tinyconv.tensor(numpy.ones((2, 3)))
+        >>> linear(tinyconv.tensor([1.0, 2.0, 3.0]), w).tolist()
+        [6.0, 6.0]
     """
+    if not isinstance(x, Tensor) or not isinstance(weight, Tensor):
+        raise TypeError(f"{layer}: expected tinyconv Tensors as input and weight")
+    if weight.ndim != 2:
+        raise ValueError(f"{layer}: expected a 2-D weight (out, in), got shape {weight.shape}")
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        raise ValueError(
+            f"{layer}: expected a bias of shape ({weight.shape[0]},), got {tuple(bias.shape)}"
+        )
+    if x.ndim == 1 and x.shape[0] == weight.shape[1]:  # one sample: (in,) -> (out,)
+        _check_float(x, layer)
+        return Linear.apply(x.unsqueeze(0), weight, bias).squeeze(0)
     if x.ndim < 1 or x.shape[-1] != weight.shape[1]:
         raise ValueError(
             f"{layer}: expected input (N, {weight.shape[1]}) with {weight.shape[1]} features "

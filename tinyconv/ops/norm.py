@@ -49,6 +49,10 @@ class BatchNorm(Function):
         eps: float,
     ) -> Any:
         xp = get_array_module(x)
+        if x.size == 0:  # an empty batch: an empty result, running statistics untouched
+            self.save_for_backward(weight, bias)
+            self.empty = True
+            return x.copy()
         axes = (0,) + tuple(range(2, x.ndim))
         shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)  # per-channel values broadcast over x
         if training and _channel_major(x):
@@ -113,6 +117,10 @@ class BatchNorm(Function):
         return y
 
     def backward(self, dout: Any) -> tuple[Any, Any, Any]:
+        if getattr(self, "empty", False):  # no values: every gradient is zero
+            xp = get_array_module(dout)
+            zeros = [None if t is None else xp.zeros_like(t) for t in self.saved]
+            return dout.copy(), zeros[0], zeros[1]
         xhat, inv_std, weight, training, axes, shape = self.saved
         if getattr(self, "rows", False):
             return _train_backward_rows(dout, xhat, inv_std, weight, self.needs_input_grad)
@@ -244,7 +252,8 @@ def batch_norm(
         eps (float): added to the variance. Default: 1e-5.
 
     Shape:
-        Output has the input's shape.
+        Output has the input's shape. An empty batch (N = 0) gives an empty output and
+        leaves the running statistics as they are (as PyTorch).
 
     Raises:
         ValueError: fewer than 2 dimensions, a channel count that does not match the
@@ -262,9 +271,9 @@ def batch_norm(
         raise TypeError(f"{layer}: expected a tinyconv Tensor, got {type(x).__name__}")
     if not is_floating(x.dtype):
         raise TypeError(f"{layer}: expected a floating-point input, got dtype {x.dtype}")
-    if x.ndim < 2:
+    if x.ndim < 2 and x.numel():  # (PyTorch takes an empty 1-D input: an empty result)
         raise ValueError(f"{layer}: expected an input (N, C) or (N, C, *), got shape {x.shape}")
-    C = x.shape[1]
+    C = x.shape[1] if x.ndim >= 2 else 0
     for name, t in (
         ("running_mean", running_mean),
         ("running_var", running_var),
@@ -278,7 +287,7 @@ def batch_norm(
             )
     if (running_mean is None) != (running_var is None):
         raise ValueError(f"{layer}: give both running_mean and running_var, or neither")
-    if training and x.numel() // max(C, 1) <= 1:
+    if training and x.numel() and x.numel() == C:  # one value per channel (N = 0 is fine)
         raise ValueError(
             f"{layer}: expected more than 1 value per channel when training, got input {x.shape}"
         )

@@ -1,153 +1,45 @@
-"""Pooling over 2-D windows: max, min, average, and adaptive average.
+"""Max and min pooling over 2-D windows (average pooling is in ``avg_pool.py``).
 
 As in the from-scratch book, each pooling window is unrolled into one row and the row is
 reduced. Max pooling keeps the position of each row's winner (the argmax), so backward
 sends each window's gradient to that one element; with ties the first maximum in row-major
 window order wins, as in PyTorch. Min pooling is the same with argmin (the max of -x).
-Average pooling spreads each window's gradient evenly over the window.
 
-Output size per axis, with kernel F, stride S and zero padding P (floored; no ceil mode):
+Output size per axis, with kernel F, stride S, padding P and dilation d (``pool_size.py``):
 
-    W_out = (W_in - F + 2P)/S + 1,   H_out = (H_in - F + 2P)/S + 1
+    W_out = floor((W_in + 2P - d*(F - 1) - 1)/S) + 1  =  (W_in - F + 2P)/S + 1 for d = 1
 
-Pooling has no parameters and keeps the channel count: (N, C, H, W) -> (N, C, H_out, W_out).
+rounded up instead with ``ceil_mode=True``, where a last window must still start inside the
+input or its left padding (PyTorch's rule). Pooling has no parameters and keeps the channel
+count: (N, C, H, W) -> (N, C, H_out, W_out); an unbatched (C, H, W) input gives (C, H_out, W_out).
 
 The unrolled matrix is never copied out: its column (i, j), element (i, j) of every window,
-is the strided slice ``x_pad[:, :, i::S, j::S]`` (cut to out_h x out_w), so a row-wise max
-is a running max over F_h*F_w slices, and backward adds the gradients back slice by slice
-(the book's col2im loop). The same code serves overlapping windows and the usual 2x2/2.
+is the strided slice ``x_pad[:, :, i*d::S, j*d::S]`` (cut to out_h x out_w), so a row-wise
+max is a running max over F_h*F_w slices, and backward adds the gradients back slice by
+slice (the book's col2im loop). The same code serves overlapping, dilated and padded
+windows and the usual 2x2/2.
+
+``max_pool2d(return_indices=True)`` also returns where each maximum came from, as PyTorch
+does: the flat index h*W + w in its (H, W) plane, which ``max_unpool2d`` (``unpool.py``)
+takes back.
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
 from ..backend import get_array_module
-from ..dtypes import as_bits, is_floating, is_low_precision, order_key
+from ..dtypes import as_bits, is_low_precision, order_key
 from ..tensor import Function, Tensor, is_grad_enabled
 from .parallel import for_chunks
+from .pool_size import PoolArgs, check_pool_input, describe, pool_args
+from .unbatched import add_batch, drop_batch
 
 Pair = tuple[int, int]
 
 
-# ------------------------------------------------------------------ arguments
-def _pair(value: Any, name: str, layer: str) -> Pair:
-    """An int or a pair of ints as (h, w); anything else is a TypeError naming the layer."""
-    items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    ok = len(items) == 2 and all(_is_int(v) for v in items)
-    if not ok:
-        raise TypeError(
-            f"{layer}: invalid type for argument `{name}`. Expected an int or a pair of ints "
-            f"(h, w). Received {name}={value!r}."
-        )
-    return int(items[0]), int(items[1])
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def describe(name: str, kernel_size: Any, stride: Any = None, padding: Any = 0) -> str:
-    """The layer text used in reprs and messages: ``MaxPool2d(kernel_size=2, stride=2)``.
-
-    The stride is always shown (resolved from the kernel when None); padding when not 0.
-    """
-    stride = kernel_size if stride is None else stride
-    text = f"kernel_size={kernel_size}, stride={stride}"
-    if padding not in (0, (0, 0), [0, 0]):
-        text += f", padding={padding}"
-    return f"{name}({text})"
-
-
-def check_pool_args(
-    kernel_size: Any, stride: Any, padding: Any, layer: str, ceil_mode: bool = False
-) -> tuple[Pair, Pair, Pair]:
-    """Validate pooling hyper-parameters; return (kernel, stride, padding) as (h, w) pairs.
-
-    Raises:
-        TypeError: a non-integer kernel size, stride or padding.
-        ValueError: kernel or stride below 1, negative padding, padding more than half the
-            kernel (as PyTorch), or ``ceil_mode=True`` (not supported).
-    """
-    kernel = _pair(kernel_size, "kernel_size", layer)
-    step = kernel if stride is None else _pair(stride, "stride", layer)
-    pad = _pair(padding, "padding", layer)
-    for name, value, given in (("kernel_size", kernel, kernel_size), ("stride", step, stride)):
-        if min(value) < 1:
-            raise ValueError(
-                f"{layer}: invalid value for argument `{name}`. Expected a strictly positive "
-                f"value. Received {name}={given}."
-            )
-    if min(pad) < 0:
-        raise ValueError(
-            f"{layer}: invalid value for argument `padding`. Expected a non-negative value. "
-            f"Received padding={padding}."
-        )
-    for p, f in zip(pad, kernel, strict=True):
-        if 2 * p > f:
-            raise ValueError(
-                f"{layer}: padding should be at most half of the kernel size, got padding={p} "
-                f"for kernel_size={f} (at most {f // 2})"
-            )
-    if ceil_mode:
-        raise ValueError(
-            f"{layer}: ceil_mode=True is not supported (sizes are floored); pad the input instead"
-        )
-    return kernel, step, pad
-
-
-def pool_output_size(
-    in_shape: tuple[int, ...], kernel: Pair, stride: Pair, padding: Pair, layer: str
-) -> Pair:
-    """(H_out, W_out) from ``(W_in - F + 2P)/S + 1`` floored; below 1 is a ValueError.
-
-    The message writes the formula with the numbers filled in, width first:
-
-    Example:
-        >>> pool_output_size((1, 3, 28, 28), (2, 2), (2, 2), (0, 0), "MaxPool2d")
-        (14, 14)
-    """
-    in_shape = tuple(int(s) for s in in_shape)
-    sizes = {}
-    for axis, label, sym in ((1, "width", "W"), (0, "height", "H")):
-        size, F, S, P = in_shape[2 + axis], kernel[axis], stride[axis], padding[axis]
-        out = (size - F + 2 * P) // S + 1
-        if out < 1:
-            raise ValueError(
-                f"{layer}: output {label} {out} < 1: {sym}_out = ({sym}_in - F + 2P)/S + 1 = "
-                f"({size} - {F} + 2*{P})/{S} + 1; input {in_shape}"
-            )
-        sizes[axis] = out
-    return sizes[0], sizes[1]
-
-
-def _check_input(x: Tensor, layer: str) -> None:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{layer}: expected a tinyconv Tensor, got {type(x).__name__}")
-    if x.ndim != 4:
-        hint = "; add the batch dimension with x.unsqueeze(0)" if x.ndim == 3 else ""
-        raise ValueError(
-            f"{layer}: expected a 4-D input (N, C, H, W), got shape {x.shape} ({x.ndim}-D){hint}"
-        )
-    if not is_floating(x.dtype):
-        raise TypeError(
-            f"{layer}: expected a floating-point input, got dtype {x.dtype}; "
-            "convert images with x.astype('float32') / 255 first"
-        )
-
-
 # ------------------------------------------------------------- window views
-def _pad(x: Any, padding: Pair, value: float) -> Any:
-    """Pad H and W of (N, C, H, W) with a constant (-inf for max pooling, 0 for average)."""
-    if padding == (0, 0):
-        return x
-    xp = get_array_module(x)
-    ph, pw = padding
-    return xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=x.dtype.type(value))
-
-
 def _column(x_pad: Any, i: int, j: int, stride: Pair, out_hw: Pair) -> Any:
     """Column (i, j) of the unrolled windows: element (i, j) of every window, (N, C, out_h, out_w).
 
@@ -164,12 +56,15 @@ def _offsets(kernel: Pair) -> list[tuple[int, int, int]]:
 
 
 def _valid_tap(i: int, j: int, in_hw: Pair, stride: Pair, padding: Pair, out_hw: Pair) -> Any:
-    """Where tap (i, j) of the windows lands on real input, not on padding.
+    """Where the tap i rows and j columns into the windows lands on real input, not padding.
 
     Returns (out_index, in_index), slices of (H_out, W_out) and of (H, W): output pixel
     (h, w) reads input (h*S + i - P, w*S + j - P), so the tap is valid for the outputs
     with 0 <= h*S + i - P < H (and likewise for w); both index the same number of pixels.
-    Max pooling runs over these rectangles instead of padding x with -inf (no padded copy).
+    ``padding`` is the padding before each axis (top, left); with dilation d, tap (a, b) of
+    the kernel lies i = a*d rows and j = b*d columns into its window. Max pooling runs over
+    these rectangles instead of padding x with -inf (no padded copy), and the last windows
+    of ``ceil_mode`` may reach past the input.
     """
     out_idx, in_idx = [], []
     for t, size, S, P, n_out in zip((i, j), in_hw, stride, padding, out_hw, strict=True):
@@ -182,10 +77,10 @@ def _valid_tap(i: int, j: int, in_hw: Pair, stride: Pair, padding: Pair, out_hw:
     return (slice(None), slice(None), *out_idx), (slice(None), slice(None), *in_idx)
 
 
-def _crop(dx_pad: Any, padding: Pair) -> Any:
-    ph, pw = padding
-    H, W = dx_pad.shape[2] - 2 * ph, dx_pad.shape[3] - 2 * pw
-    return dx_pad[:, :, ph : ph + H, pw : pw + W]
+def _crop(dx_pad: Any, padding: Pair, in_hw: Pair) -> Any:
+    """The (H, W) input part of a padded array; ``padding`` is (top, left)."""
+    (pt, pl), (H, W) = padding, in_hw
+    return dx_pad[:, :, pt : pt + H, pl : pl + W]
 
 
 # ---------------------------------------------------------------- max / min
@@ -233,23 +128,35 @@ class MaxPool(Function):
 
     The max of each unrolled row is a running max over the row's F_h*F_w columns; the
     argmax remembers which column won (the first one on ties: only a strictly larger value
-    replaces it). Backward routes each window's gradient to that element.
+    replaces it). Backward routes each window's gradient to that element. ``padding`` is
+    the padding before each axis (top, left); the output size ``out_hw`` (which ceil_mode
+    and the padding after each axis decided) fixes the rest. Tap (a, b) of a window lies
+    a*d rows and b*d columns into it (dilation d). With ``indices`` (a list) the forward
+    appends the flat input index h*W + w of every maximum to it, an int64 array.
 
-    Fast path, the usual 2x2 stride 2 (any stride == kernel without padding): the windows
-    do not overlap, so the columns are strided views of x itself (``_tiles``), nothing is
-    padded, and backward writes every element of dx exactly once, the window's gradient
-    where the argmax points and zero elsewhere, with no zero-filling and no adding. It runs
-    chunk by chunk (of images, or of channels when x is channel-major) on all threads.
-    There, 16-bit inputs are compared as int16 keys that sort like the floats (``order_key``):
-    NumPy's float16 comparisons are many times slower.
+    Fast path, the usual 2x2 stride 2 (any stride == kernel without padding or dilation):
+    the windows do not overlap, so the columns are strided views of x itself (``_tiles``),
+    nothing is padded, and backward writes every element of dx exactly once, the window's
+    gradient where the argmax points and zero elsewhere, with no zero-filling and no adding.
+    It runs chunk by chunk (of images, or of channels when x is channel-major) on all
+    threads. There, 16-bit inputs are compared as int16 keys that sort like the floats
+    (``order_key``): NumPy's float16 comparisons are many times slower.
     """
 
     def forward(
-        self, x: Any, kernel: Pair, stride: Pair, padding: Pair, out_hw: Pair, mode: str
+        self,
+        x: Any,
+        kernel: Pair,
+        stride: Pair,
+        padding: Pair,
+        out_hw: Pair,
+        mode: str,
+        dilation: Pair = (1, 1),
+        indices: list | None = None,
     ) -> Any:
         xp = get_array_module(x)
         better, pick = (xp.greater, xp.maximum) if mode == "max" else (xp.less, xp.minimum)
-        need_arg = self.needs_input_grad[0] and is_grad_enabled()
+        need_arg = (self.needs_input_grad[0] and is_grad_enabled()) or indices is not None
         index_dtype = xp.int8 if kernel[0] * kernel[1] <= 127 else xp.int32  # argmax in a window
         channel_major = x.strides[1] > x.strides[0]  # x is (C, N, H, W) in memory
         shape = (*x.shape[:2], *out_hw)  # (N, C, out_h, out_w), in the layout of x
@@ -257,7 +164,13 @@ class MaxPool(Function):
         arg = _empty(xp, shape, index_dtype, channel_major) if need_arg else None
         if need_arg:
             arg[...] = 0
-        tiled = stride == kernel and padding == (0, 0)
+        taps = [(k, a * dilation[0], b * dilation[1]) for k, a, b in _offsets(kernel)]
+        tiled = (
+            stride == kernel
+            and padding == (0, 0)
+            and dilation == (1, 1)
+            and all(o * f <= n for o, f, n in zip(out_hw, kernel, x.shape[2:], strict=True))
+        )
 
         def running_max(columns: list[Any], y: Any, arg: Any) -> None:
             y[...] = columns[0]  # every col is (n, c, out_h, out_w), a strided view
@@ -280,15 +193,15 @@ class MaxPool(Function):
                     yi[...] = order_key(yi)  # the keys of the maxima back to their float bits
 
             for_chunks(chunk, x, axis=1 if channel_major else 0)
-        else:  # overlapping or padded windows: a running max over the valid rectangles
+        else:  # overlapping, padded or dilated windows: a running max over the valid rectangles
 
             def chunk(i: tuple[slice, ...]) -> None:
                 xi, yi, argi = x[i], y[i], None if arg is None else arg[i]
                 yi[...] = -math.inf if mode == "max" else math.inf
                 if argi is not None:  # start from each window's first tap inside the input
-                    for k, a, b in reversed(_offsets(kernel)):
+                    for k, a, b in reversed(taps):
                         argi[_valid_tap(a, b, x.shape[2:], stride, padding, out_hw)[0]] = k
-                for k, a, b in _offsets(kernel):
+                for k, a, b in taps:
                     out_idx, in_idx = _valid_tap(a, b, x.shape[2:], stride, padding, out_hw)
                     col, yv = xi[in_idx], yi[out_idx]
                     if argi is not None:
@@ -299,11 +212,15 @@ class MaxPool(Function):
                     pick(yv, col, out=yv)
 
             for_chunks(chunk, y, axis=1 if channel_major else 0)
-        self.save_for_backward(arg, x.shape, kernel, stride, padding, out_hw, tiled, channel_major)
+        if indices is not None:
+            indices.append(_flat_indices(arg, kernel, stride, padding, dilation, x.shape[3]))
+        self.save_for_backward(
+            arg, x.shape, kernel, stride, padding, out_hw, tiled, channel_major, dilation
+        )
         return y
 
     def backward(self, dout: Any) -> Any:
-        arg, x_shape, kernel, stride, padding, out_hw, tiled, channel_major = self.saved
+        arg, x_shape, kernel, stride, padding, out_hw, tiled, channel_major, dilation = self.saved
         xp = get_array_module(dout)
         dout = _same_layout(xp, dout, channel_major)  # (a small copy after a flatten)
         if tiled:
@@ -322,11 +239,12 @@ class MaxPool(Function):
             for_chunks(chunk, dx, axis=1 if channel_major else 0)
             return dx
         dx = _empty(xp, x_shape, dout.dtype, channel_major)
+        taps = [(k, a * dilation[0], b * dilation[1]) for k, a, b in _offsets(kernel)]
 
         def chunk_general(i: tuple[slice, ...]) -> None:
             dxi, douti, argi = dx[i], dout[i], arg[i]
             dxi[...] = 0
-            for k, a, b in _offsets(kernel):  # col2im: windows that overlap add up
+            for k, a, b in taps:  # col2im: windows that overlap add up
                 out_idx, in_idx = _valid_tap(a, b, x_shape[2:], stride, padding, out_hw)
                 dxi[in_idx] += douti[out_idx] * (argi[out_idx] == k)
 
@@ -334,13 +252,52 @@ class MaxPool(Function):
         return dx
 
 
+def _flat_indices(
+    arg: Any, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair, W: int
+) -> Any:
+    """The argmax k of each window (its tap (k // F_w, k % F_w)) as the flat index h*W + w.
+
+    Output pixel (oh, ow) puts tap (a, b) on input row oh*S - P + a*d and column
+    ow*S - P + b*d: (N, C, out_h, out_w) int64, PyTorch's ``return_indices``.
+    """
+    xp = get_array_module(arg)
+    out_h, out_w = arg.shape[2:]
+    k = arg.astype(xp.int64)
+    rows = xp.arange(out_h, dtype=xp.int64)[:, None] * stride[0] - padding[0]  # (out_h, 1)
+    cols = xp.arange(out_w, dtype=xp.int64)[None, :] * stride[1] - padding[1]  # (1, out_w)
+    rows = rows + (k // kernel[1]) * dilation[0]
+    cols = cols + (k % kernel[1]) * dilation[1]
+    return xp.ascontiguousarray(rows * W + cols)
+
+
+def max_pool_nchw(
+    x: Tensor, args: PoolArgs, out_hw: Pair, mode: str, return_indices: bool
+) -> Tensor | tuple[Tensor, Tensor]:
+    """Max (or min) pooling of a checked (N, C, H, W) input with checked 2-D ``args``."""
+    sink: list | None = [] if return_indices else None
+    y = MaxPool.apply(
+        x, kernel=args.kernel, stride=args.stride, padding=args.begin, out_hw=out_hw,
+        mode=mode, dilation=args.dilation, indices=sink,
+    )  # fmt: skip
+    return (y, Tensor(sink[0])) if sink is not None else y
+
+
 def _max_or_min(
-    x: Tensor, kernel_size: Any, stride: Any, padding: Any, ceil_mode: bool, layer: str, mode: str
-) -> Tensor:
-    kernel, step, pad = check_pool_args(kernel_size, stride, padding, layer, ceil_mode)
-    _check_input(x, layer)
-    out_hw = pool_output_size(x.shape, kernel, step, pad, layer)
-    return MaxPool.apply(x, kernel=kernel, stride=step, padding=pad, out_hw=out_hw, mode=mode)
+    x: Tensor,
+    kernel_size: Any,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    ceil_mode: bool,
+    return_indices: bool,
+    layer: str,
+    mode: str,
+) -> Any:
+    args = pool_args(kernel_size, stride, padding, layer, dilation=dilation, ceil_mode=ceil_mode)
+    check_pool_input(x, layer)
+    out_hw = args.output_size(x.shape, layer)
+    x, added = add_batch(x, dims=2)
+    return drop_batch(max_pool_nchw(x, args, out_hw, mode, bool(return_indices)), added)
 
 
 def max_pool2d(
@@ -348,36 +305,48 @@ def max_pool2d(
     kernel_size: int | Pair,
     stride: int | Pair | None = None,
     padding: int | Pair = 0,
-    *,
+    dilation: int | Pair = 1,
     ceil_mode: bool = False,
+    return_indices: bool = False,
+    *,
     layer: str | None = None,
-) -> Tensor:
+) -> Tensor | tuple[Tensor, Tensor]:
     """Max pooling over 2-D windows (``torch.nn.functional.max_pool2d``).
 
     Args:
-        x (Tensor): (N, C, H, W), floating point.
+        x (Tensor): (N, C, H, W) or unbatched (C, H, W), floating point.
         kernel_size (int or (int, int)): window size F.
         stride (int or (int, int), optional): step S. Default: kernel_size.
         padding (int or (int, int)): P, implicit -inf on both sides, at most kernel_size/2.
-            Default: 0.
-        ceil_mode (bool): only False (floor) is supported. Default: False.
+            (top, bottom, left, right) gives each side its own (ONNX's pads). Default: 0.
+        dilation (int or (int, int)): d, spacing between the window's taps. Default: 1.
+        ceil_mode (bool): round the output size up; the last window must start inside the
+            input or its left padding. Default: False (floor).
+        return_indices (bool): also return the flat index h*W + w of each maximum in its
+            (H, W) plane (int64), for ``max_unpool2d``. Default: False.
         layer (str, optional): the name used in error messages.
 
     Shape:
-        (N, C, H, W) -> (N, C, H_out, W_out), W_out = floor((W - F + 2P)/S) + 1.
+        (N, C, H, W) -> (N, C, H_out, W_out),
+        W_out = floor((W + 2P - d*(F - 1) - 1)/S) + 1 (ceil with ceil_mode), H likewise.
 
     Raises:
-        ValueError: bad hyper-parameters, a non 4-D input or an output size below 1.
-        TypeError: a non-float input.
+        ValueError: bad hyper-parameters, an input that is not 3-D or 4-D, or an output
+            size below 1 (the message shows the formula with the numbers).
+        TypeError: a non-float input or non-integer hyper-parameters.
 
     Example:
         >>> import tinyconv
         >>> x = tinyconv.tensor([[[[4.0, 2.0], [1.0, 3.0]]]])
         >>> max_pool2d(x, 2).tolist()
         [[[[4.0]]]]
+        >>> max_pool2d(x, 2, return_indices=True)[1].tolist()
+        [[[[0]]]]
     """
-    layer = layer or describe("max_pool2d", kernel_size, stride, padding)
-    return _max_or_min(x, kernel_size, stride, padding, ceil_mode, layer, "max")
+    layer = layer or describe("max_pool2d", kernel_size, stride, padding, dilation, ceil_mode)
+    return _max_or_min(
+        x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, layer, "max"
+    )
 
 
 def min_pool2d(
@@ -385,10 +354,12 @@ def min_pool2d(
     kernel_size: int | Pair,
     stride: int | Pair | None = None,
     padding: int | Pair = 0,
-    *,
+    dilation: int | Pair = 1,
     ceil_mode: bool = False,
+    return_indices: bool = False,
+    *,
     layer: str | None = None,
-) -> Tensor:
+) -> Tensor | tuple[Tensor, Tensor]:
     """Min pooling: the smallest value of each window (equals ``-max_pool2d(-x)``).
 
     Arguments and shapes as ``max_pool2d``; the padding is +inf.
@@ -399,186 +370,7 @@ def min_pool2d(
         >>> min_pool2d(x, 2).tolist()
         [[[[1.0]]]]
     """
-    layer = layer or describe("min_pool2d", kernel_size, stride, padding)
-    return _max_or_min(x, kernel_size, stride, padding, ceil_mode, layer, "min")
-
-
-# ------------------------------------------------------------------ average
-class AvgPool(Function):
-    """y = sum of each window / divisor.  x (N, C, H, W) -> (N, C, out_h, out_w).
-
-    The divisor is F_h*F_w, or with ``count_include_pad=False`` the number of real (not
-    padded) elements in the window. Backward spreads dout/divisor over the window.
-    """
-
-    def forward(
-        self,
-        x: Any,
-        kernel: Pair,
-        stride: Pair,
-        padding: Pair,
-        out_hw: Pair,
-        count_include_pad: bool,
-    ) -> Any:
-        xp = get_array_module(x)
-        x_pad = _pad(x, padding, 0.0)
-        if count_include_pad or padding == (0, 0):
-            div = x.dtype.type(kernel[0] * kernel[1])
-        else:  # count the real elements: sum-pool a padded map of ones
-            ones = _pad(xp.ones((1, 1) + x.shape[2:], dtype=x.dtype), padding, 0.0)
-            div = sum(_column(ones, i, j, stride, out_hw) for _, i, j in _offsets(kernel))
-        total = _column(x_pad, 0, 0, stride, out_hw).copy()  # (N, C, out_h, out_w)
-        for _, i, j in _offsets(kernel)[1:]:
-            total += _column(x_pad, i, j, stride, out_hw)
-        self.save_for_backward(x_pad.shape, kernel, stride, padding, out_hw, div)
-        return total / div
-
-    def backward(self, dout: Any) -> Any:
-        padded_shape, kernel, stride, padding, out_hw, div = self.saved
-        xp = get_array_module(dout)
-        g = dout / div  # (N, C, out_h, out_w): every element of a window gets the same share
-        dx_pad = xp.zeros(padded_shape, dtype=dout.dtype)
-        for _, i, j in _offsets(kernel):
-            _column(dx_pad, i, j, stride, out_hw)[...] += g
-        return _crop(dx_pad, padding)
-
-
-def avg_pool2d(
-    x: Tensor,
-    kernel_size: int | Pair,
-    stride: int | Pair | None = None,
-    padding: int | Pair = 0,
-    ceil_mode: bool = False,
-    count_include_pad: bool = True,
-    *,
-    layer: str | None = None,
-) -> Tensor:
-    """Average pooling over 2-D windows (``torch.nn.functional.avg_pool2d``).
-
-    Args:
-        x (Tensor): (N, C, H, W), floating point.
-        kernel_size (int or (int, int)): window size F.
-        stride (int or (int, int), optional): step S. Default: kernel_size.
-        padding (int or (int, int)): zero padding P, at most kernel_size/2. Default: 0.
-        ceil_mode (bool): only False (floor) is supported. Default: False.
-        count_include_pad (bool): divide by F_h*F_w even where the window covers padding;
-            False divides by the number of real elements. Default: True.
-        layer (str, optional): the name used in error messages.
-
-    Shape:
-        (N, C, H, W) -> (N, C, H_out, W_out), W_out = floor((W - F + 2P)/S) + 1.
-
-    Example:
-        >>> import tinyconv
-        >>> x = tinyconv.tensor([[[[4.0, 2.0], [1.0, 3.0]]]])
-        >>> avg_pool2d(x, 2).tolist()
-        [[[[2.5]]]]
-    """
-    layer = layer or describe("avg_pool2d", kernel_size, stride, padding)
-    kernel, step, pad = check_pool_args(kernel_size, stride, padding, layer, ceil_mode)
-    _check_input(x, layer)
-    out_hw = pool_output_size(x.shape, kernel, step, pad, layer)
-    return AvgPool.apply(
-        x,
-        kernel=kernel,
-        stride=step,
-        padding=pad,
-        out_hw=out_hw,
-        count_include_pad=bool(count_include_pad),
+    layer = layer or describe("min_pool2d", kernel_size, stride, padding, dilation, ceil_mode)
+    return _max_or_min(
+        x, kernel_size, stride, padding, dilation, ceil_mode, return_indices, layer, "min"
     )
-
-
-# ---------------------------------------------------------- adaptive average
-def adaptive_bins(size: int, out: int) -> list[tuple[int, int]]:
-    """PyTorch's bins: output i averages input [floor(i*size/out), ceil((i+1)*size/out)).
-
-    Example:
-        >>> adaptive_bins(5, 3)
-        [(0, 2), (1, 4), (3, 5)]
-    """
-    return [(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]
-
-
-def _bin_matrix(xp: Any, size: int, out: int, dtype: Any) -> Any:
-    """(out, size) matrix whose row i averages the input positions of bin i."""
-    P = xp.zeros((out, size), dtype=dtype)
-    for i, (start, end) in enumerate(adaptive_bins(size, out)):
-        P[i, start:end] = dtype.type(1.0 / (end - start))
-    return P
-
-
-def _bin_average(x: Any, Ph: Any, Pw: Any) -> Any:
-    """Ph @ plane @ Pw^T for every (H, W) plane of x (N, C, H, W), as two 2-D products."""
-    N, C, H, W = x.shape
-    t = x.reshape(-1, W) @ Pw.T  # (N*C*H, out_w)
-    t = t.reshape(N * C, H, -1).transpose(0, 2, 1).reshape(-1, H)  # (N*C*out_w, H)
-    t = t @ Ph.T  # (N*C*out_w, out_h)
-    return t.reshape(N, C, -1, Ph.shape[0]).transpose(0, 1, 3, 2)  # (N, C, out_h, out_w)
-
-
-class AdaptiveAvgPool(Function):
-    """y = Ph x Pw^T per plane, Ph (out_h, H) and Pw (out_w, W) averaging each bin.
-
-    The operation is linear, so backward is dx = Ph^T dout Pw.
-    """
-
-    def forward(self, x: Any, out_hw: Pair) -> Any:
-        xp = get_array_module(x)
-        Ph = _bin_matrix(xp, x.shape[2], out_hw[0], x.dtype)
-        Pw = _bin_matrix(xp, x.shape[3], out_hw[1], x.dtype)
-        self.save_for_backward(Ph, Pw)
-        return xp.ascontiguousarray(_bin_average(x, Ph, Pw))
-
-    def backward(self, dout: Any) -> Any:
-        Ph, Pw = self.saved
-        xp = get_array_module(dout)
-        return xp.ascontiguousarray(_bin_average(dout, Ph.T, Pw.T))
-
-
-def adaptive_output_size(in_shape: tuple[int, ...], output_size: Any, layer: str) -> Pair:
-    """Resolve ``output_size`` (int, pair, None entries keep the input size) to (out_h, out_w)."""
-    items = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,) * 2
-    if len(items) != 2:
-        raise TypeError(f"{layer}: output_size must be an int or a pair, got {output_size!r}")
-    out = []
-    for value, size in zip(items, in_shape[-2:], strict=True):
-        if value is None:
-            value = size
-        if not _is_int(value):
-            raise TypeError(
-                f"{layer}: invalid type for argument `output_size`. Expected an int or a pair of "
-                f"ints. Received output_size={output_size!r}."
-            )
-        if value < 1:
-            raise ValueError(
-                f"{layer}: invalid value for argument `output_size`. Expected a strictly positive "
-                f"value. Received output_size={output_size!r}."
-            )
-        out.append(int(value))
-    return out[0], out[1]
-
-
-def adaptive_avg_pool2d(x: Tensor, output_size: int | Pair, *, layer: str | None = None) -> Tensor:
-    """Average pooling to a fixed output size (``torch.nn.functional.adaptive_avg_pool2d``).
-
-    Output cell i averages the input rows floor(i*H/out_h) .. ceil((i+1)*H/out_h) - 1 (and the
-    same for columns), so bins may overlap when out does not divide H. ``output_size=1`` is
-    global average pooling (GoogLeNet, ResNet).
-
-    Args:
-        x (Tensor): (N, C, H, W), floating point.
-        output_size (int or (int, int)): (out_h, out_w); None in a pair keeps that input size.
-
-    Shape:
-        (N, C, H, W) -> (N, C, out_h, out_w).
-
-    Example:
-        >>> import tinyconv
-        >>> x = tinyconv.tensor([[[[4.0, 2.0], [1.0, 3.0]]]])
-        >>> adaptive_avg_pool2d(x, 1).tolist()
-        [[[[2.5]]]]
-    """
-    layer = layer or f"adaptive_avg_pool2d(output_size={output_size})"
-    _check_input(x, layer)
-    out_hw = adaptive_output_size(x.shape, output_size, layer)
-    return AdaptiveAvgPool.apply(x, out_hw=out_hw)

@@ -1,4 +1,5 @@
-"""Classification losses: cross-entropy from logits and negative log-likelihood.
+"""Classification losses: cross-entropy from logits (against labels or class probabilities)
+and negative log-likelihood.
 
 Cross-entropy is one fused ``Function`` (the from-scratch book's SoftmaxWithLoss):
 log-softmax with the maximum subtracted, then the negative log-likelihood, whose gradient
@@ -112,6 +113,49 @@ class CrossEntropy(Function):
         return _from_rows(drows, shape)
 
 
+class SoftCrossEntropy(Function):
+    """Cross-entropy against class probabilities: x, target (N, C, *) of one shape.
+
+    loss_i = -sum_c q_ic logp_ic with q = weight_c * ((1 - eps) t_ic + eps/C): the same
+    coefficients as the label case, now read from the target. "mean" divides by the number
+    of samples M = N*d1*... (PyTorch's rule for probabilities, weights or not). Both inputs
+    are differentiable:
+        d loss_i / d x_i = sum(q_i) softmax(x_i) - q_i
+        d loss_i / d t_ic = -(1 - eps) weight_c logp_ic
+    """
+
+    autocast_policy = amp.FP32
+
+    def forward(
+        self, x: Any, target: Any, weight: Any, reduction: str, label_smoothing: float
+    ) -> Any:
+        xp = get_array_module(x)
+        rows, shape = _to_rows(x)  # (M, C)
+        t_rows, _ = _to_rows(target.astype(x.dtype, copy=False))
+        M, C = rows.shape
+        z = rows - rows.max(axis=1, keepdims=True) if M else rows
+        logp = z - xp.log(xp.exp(z).sum(axis=1, keepdims=True))  # log-softmax (M, C)
+        w = xp.ones(C, dtype=x.dtype) if weight is None else weight.astype(x.dtype, copy=False)
+        eps = x.dtype.type(label_smoothing)
+        q = w * ((1 - eps) * t_rows + eps / C)  # (M, C)
+        per_sample = -(q * logp).sum(axis=1)  # (M,)
+        denom = x.dtype.type(M)  # 0 samples: 0/0 = nan, as PyTorch
+        self.save_for_backward(logp, q, w, eps, denom, reduction, shape)
+        out_shape = (shape[0],) + shape[2:] if len(shape) > 1 else ()
+        return _reduce(per_sample, reduction, denom, out_shape)
+
+    def backward(self, dout: Any) -> tuple[Any, Any]:
+        logp, q, w, eps, denom, reduction, shape = self.saved
+        xp = get_array_module(dout)
+        g = _reduce_backward(dout, reduction, denom, q.shape[0])  # (M, 1)
+        dx = dt = None
+        if self.needs_input_grad[0]:
+            dx = _from_rows(g * (q.sum(axis=1, keepdims=True) * xp.exp(logp) - q), shape)
+        if self.needs_input_grad[1]:
+            dt = _from_rows(-g * (1 - eps) * w * logp, shape)
+        return dx, dt
+
+
 class NLL(Function):
     """loss_i = -weight[y_i] * logp[i, y_i] from log-probabilities (N, C, *) and labels (N, *)."""
 
@@ -148,7 +192,8 @@ def _check_classification(
     if t.dtype.kind not in "iu":
         raise TypeError(
             f"{layer}: expected integer class labels (int64) as target, got dtype {t.dtype}; "
-            "class probabilities are not supported, pass the label indices"
+            "pass the label indices (cross_entropy also takes class probabilities of the "
+            "input's shape)"
         )
     C = x.shape[1] if x.ndim > 1 else x.shape[0]
     expected = (x.shape[0],) + x.shape[2:] if x.ndim > 1 else ()
@@ -174,6 +219,39 @@ def _check_classification(
     return t, w
 
 
+def _is_float_target(target: Any) -> bool:
+    dtype = getattr(target, "dtype", None)
+    if dtype is None:  # a list or a number: as NumPy reads it
+        dtype = get_array_module(target).asarray(target).dtype
+    return is_floating(dtype)
+
+
+def _check_probabilities(x: Tensor, target: Any, weight: Any, layer: str) -> tuple[Tensor, Any]:
+    """Validate logits and class probabilities of one shape; return the target Tensor and weight."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{layer}: expected a tinyconv Tensor as input, got {type(x).__name__}")
+    if not is_floating(x.dtype):
+        raise TypeError(f"{layer}: expected a floating-point input, got dtype {x.dtype}")
+    if x.ndim < 1:
+        raise ValueError(f"{layer}: expected an input (N, C), (C,) or (N, C, *), got a scalar")
+    if not isinstance(target, Tensor):
+        target = Tensor(target, dtype=x.dtype)
+    if target.shape != x.shape:
+        raise ValueError(
+            f"{layer}: class-probability targets must have the input's shape {x.shape}, got "
+            f"target of shape {target.shape} (integer targets hold one class index per sample)"
+        )
+    C = x.shape[1] if x.ndim > 1 else x.shape[0]
+    w = weight.data if isinstance(weight, Tensor) else weight
+    if w is not None:
+        w = get_array_module(x.data).asarray(w)
+        if tuple(w.shape) != (C,):
+            raise ValueError(
+                f"{layer}: expected a class weight of shape ({C},), got {tuple(w.shape)}"
+            )
+    return target, w
+
+
 def cross_entropy(
     input: Tensor,
     target: Any,
@@ -184,22 +262,28 @@ def cross_entropy(
     label_smoothing: float = 0.0,
     layer: str = "cross_entropy",
 ) -> Tensor:
-    """Cross-entropy between logits and integer labels (``torch.nn.functional.cross_entropy``).
+    """Cross-entropy of logits against labels or class probabilities (``F.cross_entropy``).
 
-    loss_i = -(1 - eps) w[y_i] log softmax(x_i)[y_i] - eps/C sum_c w[c] log softmax(x_i)[c]
+    With integer labels y:
+    loss_i = -(1 - eps) w[y_i] log softmax(x_i)[y_i] - eps/C sum_c w[c] log softmax(x_i)[c];
+    with class probabilities t (a float target of the input's shape, e.g. soft labels or
+    mixup): loss_i = -sum_c w[c] ((1 - eps) t_ic + eps/C) log softmax(x_i)[c], and the
+    gradient reaches t as well.
 
     Args:
         input (Tensor): logits (N, C), (C,) or (N, C, d1, ...), floating point.
-        target (Tensor or array): class indices (N,), () or (N, d1, ...), integers.
+        target (Tensor or array): class indices (N,), () or (N, d1, ...), integers; or class
+            probabilities of the input's shape, floating point.
         weight (Tensor or array, optional): per-class weight (C,). Default: None.
-        ignore_index (int): label whose samples contribute nothing. Default: -100.
-        reduction (str): "mean" (divided by the summed weights of the targets), "sum" or
-            "none" (per sample). Default: "mean".
+        ignore_index (int): label whose samples contribute nothing (labels only). Default: -100.
+        reduction (str): "mean" (labels: divided by the summed weights of the targets;
+            probabilities: by the number of samples), "sum" or "none" (per sample).
+            Default: "mean".
         label_smoothing (float): eps in [0, 1], mixing the target with the uniform
             distribution. Default: 0.
 
     Raises:
-        TypeError: float targets (probabilities are not supported) or a non-float input.
+        TypeError: a non-float input.
         ValueError: a target shape that does not match, labels out of range, a bad
             reduction or smoothing.
 
@@ -208,10 +292,17 @@ def cross_entropy(
         >>> logits = tinyconv.tensor([[0.0, 0.0]])
         >>> round(cross_entropy(logits, tinyconv.tensor([1])).item(), 4)  # log 2
         0.6931
+        >>> round(cross_entropy(logits, tinyconv.tensor([[0.5, 0.5]])).item(), 4)
+        0.6931
     """
     _check_reduction(reduction, layer)
     if not 0.0 <= float(label_smoothing) <= 1.0:
         raise ValueError(f"{layer}: label_smoothing must be in [0, 1], got {label_smoothing}")
+    if _is_float_target(target):
+        target, w = _check_probabilities(input, target, weight, layer)
+        return SoftCrossEntropy.apply(
+            input, target, weight=w, reduction=reduction, label_smoothing=float(label_smoothing)
+        )
     t, w = _check_classification(input, target, weight, ignore_index, layer)
     return CrossEntropy.apply(
         input,
