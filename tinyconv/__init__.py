@@ -8,12 +8,13 @@ import tinyconv.functional as F
 from . import amp, cuda, data, functional, metrics, models, nn, optim, train  # noqa: E402  (they build on everything above)
 from .backend import cuda_available, default_rng, get_array_module, manual_seed
 from .io import load, save
-from .tensor import Function, Tensor, cat, enable_grad, is_grad_enabled, no_grad, stack, tensor
-
-__version__ = "0.1.0"
+from .ops.basic import cat, stack
+from .tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad, tensor
+from .version import __version__
 
 __all__ = [
     "Function",
+    "__version__",
     "Tensor",
     "amp",
     "cat",

@@ -20,7 +20,9 @@ float32 *master* weights and optimizer state, and runs the forward and backward 
 **autocast.** Inside ``with autocast(dtype)`` every operation whose ``Function`` class sets
 ``autocast_policy`` has its floating-point tensor inputs cast on the way in, through the
 differentiable ``Cast`` operation, so the gradient flows back to each input in that
-input's own dtype (float32 for the master weights):
+input's own dtype (float32 for the master weights). The policy names (``LOW``, ``FP32``) and
+the active dtype live in ``tinyconv.cast_policy``, below the tensor and the operations that
+read them; ``autocast`` only sets that dtype:
 
 * ``"16-bit"`` (convolutions, linear layers, matrix products): the inputs become the
   autocast dtype. These products run as float32 arithmetic on 16-bit inputs and round the
@@ -48,14 +50,26 @@ from typing import Any
 
 import numpy
 
+from . import cast_policy
 from .backend import get_array_module, resolve_dtype
-from .dtypes import FLOAT32, is_floating, is_low_precision
+from .cast_policy import FP32, LOW, is_autocast_enabled
+from .dtypes import is_low_precision
+from .tensor import Tensor
+from .tensor import autocast_inputs as cast_inputs
 
-#: ``Function.autocast_policy`` values.
-LOW = "16-bit"
-FP32 = "float32"
-
-_autocast_dtype: numpy.dtype | None = None  # the dtype of the innermost active autocast
+__all__ = [
+    "FP32",
+    "INFERENCE_PRECISIONS",
+    "LOW",
+    "PRECISIONS",
+    "GradScaler",
+    "autocast",
+    "cast_inputs",
+    "get_autocast_dtype",
+    "inference_dtype",
+    "is_autocast_enabled",
+    "training_precision",
+]
 
 
 def _sixteen_bit(dtype: Any, where: str) -> numpy.dtype:
@@ -87,44 +101,17 @@ def autocast(dtype: Any = "float16", enabled: bool = True) -> Iterator[None]:
         >>> y.dtype, layer.weight.dtype
         (dtype('float16'), dtype('float32'))
     """
-    global _autocast_dtype
     dt = _sixteen_bit(dtype, "autocast") if enabled else None
-    prev, _autocast_dtype = _autocast_dtype, dt
+    prev = cast_policy.set_active_dtype(dt)
     try:
         yield
     finally:
-        _autocast_dtype = prev
+        cast_policy.set_active_dtype(prev)
 
 
 def get_autocast_dtype() -> numpy.dtype | None:
     """The dtype of the active ``autocast`` block, or None outside one."""
-    return _autocast_dtype
-
-
-def is_autocast_enabled() -> bool:
-    """True inside an enabled ``autocast`` block."""
-    return _autocast_dtype is not None
-
-
-def cast_inputs(policy: str, inputs: tuple[Any, ...]) -> tuple[Any, ...]:
-    """The inputs of an operation under autocast, cast as its ``policy`` asks (see above).
-
-    Only floating-point Tensors are cast (integer labels, None and raw arrays pass), each
-    through the differentiable ``Cast``. Called by ``Function.apply``.
-    """
-    from .ops.basic import Cast  # noqa: PLC0415  (ops import the tensor module, which imports us)
-    from .tensor import Tensor  # noqa: PLC0415
-
-    target = _autocast_dtype if policy == LOW else FLOAT32
-    if target is None:
-        return inputs
-    out = []
-    for t in inputs:
-        if isinstance(t, Tensor) and is_floating(t.dtype) and t.dtype != target:
-            if policy == LOW or is_low_precision(t.dtype):  # float32 ops leave float64 alone
-                t = Cast.apply(t, dtype=target)
-        out.append(t)
-    return tuple(out)
+    return cast_policy.active_dtype()
 
 
 # --------------------------------------------------------------------- precision names
@@ -247,8 +234,6 @@ class GradScaler:
         """
         if not self._enabled:
             return outputs
-        from .tensor import Tensor  # noqa: PLC0415
-
         def one(t: Any) -> Any:
             if not isinstance(t, Tensor):
                 raise TypeError(f"GradScaler.scale: expected Tensors, got {type(t).__name__}")
@@ -289,8 +274,6 @@ class GradScaler:
             )
         if state["stage"] is _Stage.STEPPED:
             raise RuntimeError("GradScaler.unscale_() is being called after step().")
-        from .tensor import Tensor  # noqa: PLC0415
-
         inv_scale = numpy.float32(1.0 / float(self._scale))  # the reciprocal in float64, as torch
         found_inf = False
         for group in optimizer.param_groups:

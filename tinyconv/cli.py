@@ -199,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_viz_parser(sub)
     from .serve.server import add_serve_parser  # noqa: PLC0415
 
-    add_serve_parser(sub)
+    add_serve_parser(sub, train_live=_train_live)
     from .distributed.launch import add_launch_parser  # noqa: PLC0415
 
     add_launch_parser(sub)
@@ -207,9 +207,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from . import __version__  # noqa: PLC0415
+    from .version import __version__  # noqa: PLC0415
 
     return __version__
+
+
+def _train_live(address: str) -> int:
+    """``tinyconv serve`` without a model: train the default one, shown live at ``address``."""
+    return main(["train", "--serve", address])
 
 
 # ----------------------------------------------------------------------------- helpers

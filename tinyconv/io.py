@@ -55,6 +55,7 @@ import numpy
 from .backend import default_rng, to_device
 from .nn.module import Module, build_module
 from .tensor import Tensor
+from .version import __version__
 
 PathLike = str | os.PathLike
 
@@ -356,8 +357,6 @@ def _dtype_summary(arrays: Mapping[str, numpy.ndarray]) -> str:
 
 
 def _metadata(kind: str, arrays: Mapping[str, numpy.ndarray], user: Any) -> dict[str, str]:
-    from . import __version__  # noqa: PLC0415  (tinyconv/__init__ imports this module first)
-
     meta = {
         "tinyconv.format": FORMAT_VERSION,
         "tinyconv.version": __version__,

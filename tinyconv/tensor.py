@@ -13,19 +13,24 @@ made its inputs (or the leaf tensors themselves, whose ``.grad`` it fills). So a
 intermediate array lives only as long as someone uses it, the caller or a Function that
 saved it for backward, as in PyTorch: a layer's output that no backward needs is freed as
 soon as the next layer has read it.
+
+This module sits below the operations (``ops/`` subclasses ``Function``), so it holds only
+the two operations a Tensor needs for itself: ``Cast`` (``t.to(dtype)`` and autocast) and
+``ToDevice`` (``t.to("cuda")``). Arithmetic and the other math methods (``a + b``,
+``t.sum()``, ``t.reshape()``...) are bound to ``Tensor`` by ``ops/tensor_methods.py``.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import numpy
 
-from . import amp as _amp
+from . import cast_policy
 from .backend import device_of, get_array_module, resolve_dtype, to_device
-from .dtypes import is_floating
+from .dtypes import FLOAT32, is_floating, is_low_precision
 
 _grad_enabled = True
 
@@ -74,7 +79,8 @@ class Function:
     tells ``backward`` which gradients are wanted, so it can skip the others (return None).
     ``backward`` must never modify ``dout`` or the saved arrays in place.
 
-    ``autocast_policy`` says what the operation does inside ``tinyconv.amp.autocast``: "16-bit"
+    ``autocast_policy`` (see ``cast_policy.py``) says what the operation does inside
+    ``tinyconv.amp.autocast``: "16-bit"
     (convolutions, matrix products) casts its floating-point inputs to the autocast dtype,
     "float32" (softmax, losses, batch norm) casts 16-bit inputs up to float32, None (the
     default: elementwise operations, pooling, shapes) leaves them as they are. The casts are
@@ -100,8 +106,8 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs: Any, **kwargs: Any) -> Tensor:
-        if cls.autocast_policy is not None and _amp._autocast_dtype is not None:
-            inputs = _amp.cast_inputs(cls.autocast_policy, inputs)
+        if cls.autocast_policy is not None and cast_policy.is_autocast_enabled():
+            inputs = autocast_inputs(cls.autocast_policy, inputs)
         ctx = cls()
         ctx.needs_input_grad = tuple(isinstance(t, Tensor) and t.requires_grad for t in inputs)
         raw = [t.data if isinstance(t, Tensor) else t for t in inputs]
@@ -121,6 +127,50 @@ class Function:
     @property
     def name(self) -> str:
         return type(self).__name__
+
+
+class Cast(Function):
+    """y = x stored as ``dtype``; the gradient goes back in x's dtype."""
+
+    def forward(self, x: Any, dtype: Any) -> Any:
+        self.save_for_backward(x.dtype)
+        return x.astype(dtype)
+
+    def backward(self, dout: Any) -> Any:
+        (dtype,) = self.saved
+        return dout.astype(dtype)
+
+
+class ToDevice(Function):
+    """y = x moved to ``device``; the gradient moves back."""
+
+    def forward(self, x: Any, device: str) -> Any:
+        self.save_for_backward("cuda" if type(x).__module__.startswith("cupy") else "cpu")
+        return to_device(x, device)
+
+    def backward(self, dout: Any) -> Any:
+        (device,) = self.saved
+        return to_device(dout, device)
+
+
+def autocast_inputs(policy: str, inputs: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The inputs of an operation under autocast, cast as its ``policy`` asks.
+
+    "16-bit" (``cast_policy.LOW``) casts floating-point inputs to the autocast dtype, "float32"
+    (``cast_policy.FP32``) casts 16-bit inputs up to float32 (float64 stays). Only
+    floating-point Tensors are cast (integer labels, None and raw arrays pass), each through
+    the differentiable ``Cast``. Called by ``Function.apply`` inside an autocast block.
+    """
+    target = cast_policy.active_dtype() if policy == cast_policy.LOW else FLOAT32
+    if target is None:
+        return inputs
+    out = []
+    for t in inputs:
+        if isinstance(t, Tensor) and is_floating(t.dtype) and t.dtype != target:
+            if policy == cast_policy.LOW or is_low_precision(t.dtype):
+                t = Cast.apply(t, dtype=target)
+        out.append(t)
+    return tuple(out)
 
 
 def _as_array(data: Any, dtype: Any = None) -> Any:
@@ -145,6 +195,9 @@ class Tensor:
         data: array-like (NumPy/CuPy array, nested lists, scalar, Tensor).
         requires_grad (bool): record operations on it for ``backward``. Default: False.
         dtype: storage dtype; Python floats become float32 unless given. Default: None.
+
+    Its arithmetic and math methods (``+``, ``@``, ``sum``, ``reshape``, indexing, ``relu``...)
+    are bound by ``tinyconv/ops/tensor_methods.py``.
 
     Example:
         >>> import tinyconv
@@ -338,8 +391,6 @@ class Tensor:
                 device = a
             else:
                 dtype = a
-        from .ops.basic import Cast, ToDevice  # noqa: PLC0415
-
         out = self
         if dtype is not None and resolve_dtype(dtype) != out.dtype:
             out = Cast.apply(out, dtype=resolve_dtype(dtype))
@@ -365,223 +416,6 @@ class Tensor:
     def astype(self, dtype: Any) -> Tensor:
         return self.to(dtype)
 
-    # --------------------------------------------------------------- arithmetic
-    def _lift(self, other: Any) -> Tensor:
-        if isinstance(other, Tensor):
-            return other
-        xp = get_array_module(self.data)
-        arr = xp.asarray(other)
-        if arr.dtype.kind in "fiub" and is_floating(self.dtype):
-            arr = arr.astype(self.dtype)  # a Python scalar never upcasts a float32 tensor
-        return Tensor(arr)
-
-    def __add__(self, other: Any) -> Tensor:
-        from .ops.basic import Add  # noqa: PLC0415
-
-        return Add.apply(self, self._lift(other))
-
-    def __radd__(self, other: Any) -> Tensor:
-        from .ops.basic import Add  # noqa: PLC0415
-
-        return Add.apply(self._lift(other), self)
-
-    def __sub__(self, other: Any) -> Tensor:
-        from .ops.basic import Sub  # noqa: PLC0415
-
-        return Sub.apply(self, self._lift(other))
-
-    def __rsub__(self, other: Any) -> Tensor:
-        from .ops.basic import Sub  # noqa: PLC0415
-
-        return Sub.apply(self._lift(other), self)
-
-    def __mul__(self, other: Any) -> Tensor:
-        from .ops.basic import Mul  # noqa: PLC0415
-
-        return Mul.apply(self, self._lift(other))
-
-    def __rmul__(self, other: Any) -> Tensor:
-        from .ops.basic import Mul  # noqa: PLC0415
-
-        return Mul.apply(self._lift(other), self)
-
-    def __truediv__(self, other: Any) -> Tensor:
-        from .ops.basic import Div  # noqa: PLC0415
-
-        return Div.apply(self, self._lift(other))
-
-    def __rtruediv__(self, other: Any) -> Tensor:
-        from .ops.basic import Div  # noqa: PLC0415
-
-        return Div.apply(self._lift(other), self)
-
-    def __pow__(self, exponent: Any) -> Tensor:
-        from .ops.basic import Pow, PowScalar  # noqa: PLC0415
-
-        if isinstance(exponent, Tensor):
-            return Pow.apply(self, exponent)
-        return PowScalar.apply(self, exponent=float(exponent))
-
-    def __rpow__(self, base: Any) -> Tensor:
-        from .ops.basic import Pow  # noqa: PLC0415
-
-        return Pow.apply(self._lift(base), self)
-
-    def __neg__(self) -> Tensor:
-        from .ops.basic import Neg  # noqa: PLC0415
-
-        return Neg.apply(self)
-
-    def __matmul__(self, other: Any) -> Tensor:
-        from .ops.basic import MatMul  # noqa: PLC0415
-
-        return MatMul.apply(self, self._lift(other))
-
-    def __rmatmul__(self, other: Any) -> Tensor:
-        from .ops.basic import MatMul  # noqa: PLC0415
-
-        return MatMul.apply(self._lift(other), self)
-
-    # Comparisons give plain boolean tensors (no gradient).
-    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return Tensor(self.data == self._lift(other).data)
-
-    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return Tensor(self.data != self._lift(other).data)
-
-    def __lt__(self, other: Any) -> Tensor:
-        return Tensor(self.data < self._lift(other).data)
-
-    def __le__(self, other: Any) -> Tensor:
-        return Tensor(self.data <= self._lift(other).data)
-
-    def __gt__(self, other: Any) -> Tensor:
-        return Tensor(self.data > self._lift(other).data)
-
-    def __ge__(self, other: Any) -> Tensor:
-        return Tensor(self.data >= self._lift(other).data)
-
-    # --------------------------------------------------------- elementwise math
-    def exp(self) -> Tensor:
-        from .ops.basic import Exp  # noqa: PLC0415
-
-        return Exp.apply(self)
-
-    def log(self) -> Tensor:
-        from .ops.basic import Log  # noqa: PLC0415
-
-        return Log.apply(self)
-
-    def sqrt(self) -> Tensor:
-        return self**0.5
-
-    def abs(self) -> Tensor:
-        from .ops.basic import Abs  # noqa: PLC0415
-
-        return Abs.apply(self)
-
-    def relu(self) -> Tensor:
-        from .ops.activation import ReLU  # noqa: PLC0415
-
-        return ReLU.apply(self)
-
-    def sigmoid(self) -> Tensor:
-        from .ops.activation import Sigmoid  # noqa: PLC0415
-
-        return Sigmoid.apply(self)
-
-    def tanh(self) -> Tensor:
-        from .ops.activation import Tanh  # noqa: PLC0415
-
-        return Tanh.apply(self)
-
-    # ---------------------------------------------------------------- reductions
-    def sum(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
-        from .ops.basic import Sum  # noqa: PLC0415
-
-        return Sum.apply(self, dim=_norm_dims(dim, self.ndim), keepdim=keepdim)
-
-    def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
-        from .ops.basic import Mean  # noqa: PLC0415
-
-        return Mean.apply(self, dim=_norm_dims(dim, self.ndim), keepdim=keepdim)
-
-    def max(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
-        from .ops.basic import Max  # noqa: PLC0415
-
-        return Max.apply(self, dim=_norm_dims(dim, self.ndim), keepdim=keepdim, mode="max")
-
-    def min(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
-        from .ops.basic import Max  # noqa: PLC0415
-
-        return Max.apply(self, dim=_norm_dims(dim, self.ndim), keepdim=keepdim, mode="min")
-
-    def argmax(self, dim: int | None = None) -> Tensor:
-        xp = get_array_module(self.data)
-        return Tensor(xp.argmax(self.data, axis=dim))
-
-    # ------------------------------------------------------------------ shapes
-    def reshape(self, *shape: Any) -> Tensor:
-        from .ops.basic import Reshape  # noqa: PLC0415
-
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        return Reshape.apply(self, shape=tuple(int(s) for s in shape))
-
-    view = reshape
-
-    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-        nd = self.ndim
-        s, e = start_dim % nd if nd else 0, end_dim % nd if nd else 0
-        new = self.shape[:s] + (-1,) + self.shape[e + 1 :]
-        return self.reshape(new)
-
-    def permute(self, *dims: Any) -> Tensor:
-        from .ops.basic import Permute  # noqa: PLC0415
-
-        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
-            dims = tuple(dims[0])
-        return Permute.apply(self, dims=tuple(d % self.ndim for d in dims))
-
-    def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
-        """Swap two dimensions (as ``torch.transpose``); ``.T`` reverses all of them."""
-        dims = list(range(self.ndim))
-        dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
-        return self.permute(dims)
-
-    @property
-    def T(self) -> Tensor:  # noqa: N802
-        return self.permute(tuple(reversed(range(self.ndim))))
-
-    def __getitem__(self, index: Any) -> Tensor:
-        from .ops.basic import GetItem  # noqa: PLC0415
-
-        if isinstance(index, Tensor):
-            index = index.data
-        elif isinstance(index, tuple):
-            index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
-        return GetItem.apply(self, index=index)
-
-    def unsqueeze(self, dim: int) -> Tensor:
-        dim = dim % (self.ndim + 1)
-        return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
-
-    def squeeze(self, dim: int | None = None) -> Tensor:
-        if dim is None:
-            return self.reshape(tuple(s for s in self.shape if s != 1))
-        dim = dim % self.ndim
-        if self.shape[dim] != 1:
-            return self
-        return self.reshape(self.shape[:dim] + self.shape[dim + 1 :])
-
-
-def _norm_dims(dim: int | Sequence[int] | None, ndim: int) -> tuple[int, ...] | None:
-    if dim is None:
-        return None
-    if isinstance(dim, int):
-        dim = (dim,)
-    return tuple(sorted(d % ndim for d in dim))
-
 
 def tensor(
     data: Any, requires_grad: bool = False, dtype: Any = None, device: str | None = None
@@ -596,41 +430,3 @@ def tensor(
     if device is not None:
         t.data = to_device(t.data, device)
     return t
-
-
-def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
-    """Concatenate tensors along ``dim``; the gradient is split back among them.
-
-    Example:
-        >>> cat([tensor([[1.0]]), tensor([[2.0]])], dim=1).shape
-        (1, 2)
-    """
-    from .ops.basic import Cat  # noqa: PLC0415
-
-    tensors = list(tensors)
-    if not tensors:
-        raise ValueError("cat() needs at least one tensor")
-    for i, t in enumerate(tensors):
-        if not isinstance(t, Tensor):
-            raise TypeError(f"cat: expected tinyconv Tensors, got {type(t).__name__} at {i}")
-        if t.ndim == 0:
-            raise ValueError(
-                f"cat: zero-dimensional tensors cannot be concatenated (tensor {i}); "
-                "stack them instead (tinyconv.stack)"
-            )
-    # PyTorch's rule: 1-D empty tensors (0,) are skipped, whatever the others' shapes
-    kept = [t for t in tensors if t.shape != (0,)] or tensors[:1]
-    if not -kept[0].ndim <= dim < kept[0].ndim:
-        raise ValueError(f"cat: dim {dim} is out of range for {kept[0].ndim}-D tensors")
-    if len({t.ndim for t in kept}) > 1:
-        raise ValueError(
-            f"cat: tensors must have the same number of dimensions, got shapes "
-            f"{[t.shape for t in kept]}"
-        )
-    return Cat.apply(*kept, dim=dim % kept[0].ndim)
-
-
-def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
-    """Stack tensors of one shape along a new dimension ``dim``."""
-    tensors = list(tensors)
-    return cat([t.unsqueeze(dim) for t in tensors], dim=dim)

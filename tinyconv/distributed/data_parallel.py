@@ -11,7 +11,8 @@
 3. ``end_epoch``: BatchNorm running statistics are averaged over ranks (before validation and
    the checkpoint); the epoch's loss and accuracy are summed over ranks, so the history (and
    early stopping, which reads it) is the same everywhere; images/s counts all ranks.
-4. ``evaluate``: each rank evaluates its slice; loss and accuracy are combined by sample count.
+4. ``evaluate``: each rank evaluates its slice (with the ``evaluate`` function ``fit`` passes:
+   this package sits below ``tinyconv.train``); loss and accuracy are combined by sample count.
 5. Only rank 0 prints and writes checkpoints (``fit`` asks ``is_root``).
 
 The global batch is ``batch_size`` (or the loader's batch): the result is that of one process
@@ -22,6 +23,7 @@ its slice with the slice's statistics).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,16 +103,17 @@ class FitHooks:
         logs = dict(logs, loss=loss_sum / total, acc=None if acc is None else acc_sum / total)
         return logs, total / max(elapsed, 1e-12)
 
-    def evaluate(self, model: Any, data: Any, **kwargs: Any) -> dict[str, Any]:
-        """``evaluate`` on this rank's slices, with loss and accuracy combined over ranks.
+    def evaluate(
+        self, local_evaluate: Callable[..., dict[str, Any]], model: Any, data: Any, **kwargs: Any
+    ) -> dict[str, Any]:
+        """``local_evaluate`` (``fit`` passes ``tinyconv.train.evaluate``) on this rank's slices,
+        with loss and accuracy combined over ranks.
 
         Returns a dict with ``loss``, ``accuracy`` (None when not a classifier) and
         ``num_samples`` (over all ranks).
         """
-        from ..train.evaluation import evaluate  # noqa: PLC0415
-
         try:
-            res = evaluate(model, data, **kwargs)
+            res = local_evaluate(model, data, **kwargs)
             n, loss, acc = res["num_samples"], res["loss"], res["accuracy"]
         except ValueError as e:  # a rank whose slices were all empty
             if "gave no batches" not in str(e):

@@ -27,6 +27,8 @@ from contextlib import contextmanager
 from types import ModuleType, TracebackType
 from typing import Any
 
+from ..errors import TrainingDiverged
+
 _MPI: ModuleType | None = None
 
 # Environment variables by which launchers tell a process its world size (read without MPI).
@@ -198,8 +200,6 @@ def fail_fast(what: str = "tinyconv") -> Iterator[None]:
     except BaseException as e:
         if size() <= 1:
             raise
-        from ..train import TrainingDiverged  # noqa: PLC0415
-
         if isinstance(e, TrainingDiverged):
             code = 3
         elif isinstance(e, (OSError, ValueError, TypeError, KeyError, ImportError)):

@@ -136,7 +136,7 @@ class CenterNet(nn.Module):
                 f"got {tuple(x.shape[2:])}"
             )
         f = self.backbone(x)
-        from ..tensor import cat  # noqa: PLC0415
+        from ..ops.basic import cat  # noqa: PLC0415
 
         return cat([self.heatmap(f), self.size(f), self.offset(f)], dim=1)
 

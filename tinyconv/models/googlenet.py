@@ -30,9 +30,10 @@ from typing import Any
 from .. import nn
 from ..nn import init
 from ..nn.linear import check_positive_int
+from ..ops.basic import cat
 from ..ops.linear import pad
 from ..ops.pool import max_pool2d
-from ..tensor import Tensor, cat
+from ..tensor import Tensor
 from ._base import register_model
 
 

@@ -42,7 +42,8 @@ import numpy
 from .. import nn
 from ..nn import init
 from ..nn.linear import check_positive_int
-from ..tensor import Tensor, cat, no_grad
+from ..ops.basic import cat
+from ..tensor import Tensor, no_grad
 from ._base import register_model
 from .convolutionize import convolutionize
 

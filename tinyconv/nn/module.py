@@ -23,6 +23,7 @@ import numpy
 from ..backend import get_array_module, resolve_dtype, to_device
 from ..dtypes import is_floating
 from ..tensor import Tensor, no_grad
+from .summary import summary as summarize
 
 # Every Module subclass defined inside the tinyconv package registers here; user classes
 # join with ``register_module`` (or ``custom_objects`` when loading).
@@ -360,9 +361,7 @@ class Module:
 
     def summary(self, input_shape: Iterable[int], **kwargs: Any) -> Any:
         """A Keras-like table of layers, output shapes and parameters (``tinyconv.nn.summary``)."""
-        from .summary import summary  # noqa: PLC0415
-
-        return summary(self, tuple(input_shape), **kwargs)
+        return summarize(self, tuple(input_shape), **kwargs)
 
     # ------------------------------------------------------------ architecture
     def config(self) -> dict[str, Any]:

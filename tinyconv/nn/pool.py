@@ -158,7 +158,8 @@ class MaxPool1d(MaxPool2d):
     Arguments as ``MaxPool2d``, one int each; (left, right) padding pads each side.
 
     Shape:
-        (N, C, L_in) or (C, L_in) -> (N, C, L_out), L_out = floor((L_in + 2P - d*(F - 1) - 1)/S) + 1.
+        (N, C, L_in) or (C, L_in) -> (N, C, L_out),
+        L_out = floor((L_in + 2P - d*(F - 1) - 1)/S) + 1.
 
     Example:
         >>> import numpy, tinyconv
@@ -293,7 +294,7 @@ class AdaptiveAvgPool2d(Module):
 
 
 class MaxUnpool2d(Module):
-    """The partial inverse of ``MaxPool2d``: values back at the indices it returned, zeros elsewhere.
+    """The partial inverse of ``MaxPool2d``: values back where its indices say, zeros elsewhere.
 
     Args:
         kernel_size (int or (int, int)): the pooling's F.

@@ -1,5 +1,9 @@
 """``model.summary(input_shape)``: a Keras-like table of layers, output shapes and parameters.
 
+``summary`` is a function over any module: it uses only the Module interface (``named_modules``,
+``parameters``, ``register_forward_hook``, ``train``/``eval``, ``num_parameters``), so it does
+not import ``module.py``; ``Module.summary`` calls it.
+
 Each layer's output shape is computed twice: by the layer's own formula (``output_shape``,
 e.g. ``(W_in - F + 2P)/S + 1`` for a convolution) and by a real forward pass of one zero
 sample through the model with forward hooks. The two must agree; a disagreement is a bug
@@ -20,7 +24,6 @@ import numpy
 from ..backend import resolve_dtype
 from ..dtypes import is_floating
 from ..tensor import Tensor, no_grad
-from .module import Module
 
 
 @dataclass
@@ -77,7 +80,7 @@ class Summary:
         return str(self)
 
 
-def summary(model: Module, input_shape: tuple[int, ...], dtype: Any = None) -> Summary:
+def summary(model: Any, input_shape: tuple[int, ...], dtype: Any = None) -> Summary:
     """Describe ``model`` for one input of ``input_shape`` (C, H, W) — no batch dimension.
 
     Args:
@@ -111,7 +114,7 @@ def summary(model: Module, input_shape: tuple[int, ...], dtype: Any = None) -> S
     seen: set[int] = set()
 
     def make_hook(name: str):
-        def hook(mod: Module, inputs: tuple, output: Any) -> None:
+        def hook(mod: Any, inputs: tuple, output: Any) -> None:
             if not isinstance(output, Tensor):
                 return
             formula = None

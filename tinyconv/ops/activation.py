@@ -13,8 +13,8 @@ import math
 import numbers
 from typing import Any
 
-from .. import amp
 from ..backend import get_array_module
+from ..cast_policy import FP32
 from ..dtypes import as_bits, is_floating, is_low_precision
 from ..tensor import Function, Tensor
 from .parallel import for_chunks
@@ -185,7 +185,7 @@ class Softmax(Function):
     Under autocast it runs in float32.
     """
 
-    autocast_policy = amp.FP32
+    autocast_policy = FP32
 
     def forward(self, x: Any, dim: int) -> Any:
         xp = get_array_module(x)
@@ -208,7 +208,7 @@ class LogSoftmax(Function):
     Under autocast it runs in float32.
     """
 
-    autocast_policy = amp.FP32
+    autocast_policy = FP32
 
     def forward(self, x: Any, dim: int) -> Any:
         xp = get_array_module(x)

@@ -63,10 +63,8 @@ class AvgPool(Function):
         pads_end = padding if pads_end is None else pads_end
         in_hw = x.shape[2:]
         # zeros around x: the padding, and under ceil_mode whatever the last windows read past it
-        reach = [
-            max(e, (o - 1) * s + f - n - b)
-            for o, s, f, n, b, e in zip(out_hw, stride, kernel, in_hw, padding, pads_end, strict=True)
-        ]  # fmt: skip
+        axes = list(zip(in_hw, kernel, stride, padding, pads_end, out_hw, strict=True))
+        reach = [max(e, (o - 1) * s + f - n - b) for n, f, s, b, e, o in axes]
         x_pad = x
         if any(padding) or any(reach):
             widths = ((0, 0), (0, 0), (padding[0], reach[0]), (padding[1], reach[1]))
@@ -76,8 +74,8 @@ class AvgPool(Function):
         else:
             counts = [
                 _window_sizes(xp, n, f, s, (b, e), o, count_include_pad)
-                for n, f, s, b, e, o in zip(in_hw, kernel, stride, padding, pads_end, out_hw, strict=True)
-            ]  # fmt: skip
+                for n, f, s, b, e, o in axes
+            ]
             div = (counts[0][:, None] * counts[1][None, :]).astype(x.dtype)  # (out_h, out_w)
             if div.size and bool((div == div.flat[0]).all()):
                 div = div.flat[0]  # every window is full: one number

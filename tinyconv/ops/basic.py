@@ -10,12 +10,13 @@ a few thousand numbers would otherwise lose most of its digits.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from .. import amp
-from ..backend import get_array_module, to_device
+from ..backend import get_array_module
+from ..cast_policy import LOW
 from ..dtypes import compute_dtype, is_floating, matmul32, mean32, sum32
-from ..tensor import Function
+from ..tensor import Cast, Function, Tensor, ToDevice  # noqa: F401  (re-exported: the Tensor's own, in tensor.py)
 
 
 def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
@@ -169,7 +170,7 @@ class MatMul(Function):
     Under autocast the operands become 16-bit first.
     """
 
-    autocast_policy = amp.LOW
+    autocast_policy = LOW
 
     def forward(self, a: Any, b: Any) -> Any:
         if a.ndim == 0 or b.ndim == 0:
@@ -340,25 +341,38 @@ class Cat(Function):
         return tuple(out)
 
 
-class Cast(Function):
-    """y = x stored as ``dtype``; the gradient goes back in x's dtype."""
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Concatenate tensors along ``dim``; the gradient is split back among them.
 
-    def forward(self, x: Any, dtype: Any) -> Any:
-        self.save_for_backward(x.dtype)
-        return x.astype(dtype)
+    Example:
+        >>> import tinyconv
+        >>> cat([tinyconv.tensor([[1.0]]), tinyconv.tensor([[2.0]])], dim=1).shape
+        (1, 2)
+    """
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat() needs at least one tensor")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"cat: expected tinyconv Tensors, got {type(t).__name__} at {i}")
+        if t.ndim == 0:
+            raise ValueError(
+                f"cat: zero-dimensional tensors cannot be concatenated (tensor {i}); "
+                "stack them instead (tinyconv.stack)"
+            )
+    # PyTorch's rule: 1-D empty tensors (0,) are skipped, whatever the others' shapes
+    kept = [t for t in tensors if t.shape != (0,)] or tensors[:1]
+    if not -kept[0].ndim <= dim < kept[0].ndim:
+        raise ValueError(f"cat: dim {dim} is out of range for {kept[0].ndim}-D tensors")
+    if len({t.ndim for t in kept}) > 1:
+        raise ValueError(
+            f"cat: tensors must have the same number of dimensions, got shapes "
+            f"{[t.shape for t in kept]}"
+        )
+    return Cat.apply(*kept, dim=dim % kept[0].ndim)
 
-    def backward(self, dout: Any) -> Any:
-        (dtype,) = self.saved
-        return dout.astype(dtype)
 
-
-class ToDevice(Function):
-    """y = x moved to ``device``; the gradient moves back."""
-
-    def forward(self, x: Any, device: str) -> Any:
-        self.save_for_backward("cuda" if type(x).__module__.startswith("cupy") else "cpu")
-        return to_device(x, device)
-
-    def backward(self, dout: Any) -> Any:
-        (device,) = self.saved
-        return to_device(dout, device)
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Stack tensors of one shape along a new dimension ``dim``."""
+    tensors = list(tensors)
+    return cat([t.unsqueeze(dim) for t in tensors], dim=dim)

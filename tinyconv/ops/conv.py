@@ -37,8 +37,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import amp
 from ..backend import get_array_module
+from ..cast_policy import LOW, is_autocast_enabled
 from ..dtypes import is_floating, matmul32, sum32, to_compute
 from ..tensor import Function, Tensor
 from .conv_blocks import (
@@ -47,7 +47,6 @@ from .conv_blocks import (
     _Geometry,
     _weight_grad_blocks,
 )
-from .unbatched import add_batch, drop_batch
 from .im2col import (  # noqa: F401  (re-exported: the reference functions live there)
     Pads,
     Pair,
@@ -58,6 +57,7 @@ from .im2col import (  # noqa: F401  (re-exported: the reference functions live 
     conv_transpose_output_size,
     im2col,
 )
+from .unbatched import add_batch, drop_batch
 
 
 # ------------------------------------------------------------------ the operations
@@ -89,7 +89,7 @@ class Conv2d(Function):
     inputs become 16-bit first.
     """
 
-    autocast_policy = amp.LOW
+    autocast_policy = LOW
 
     def forward(
         self, x: Any, W: Any, b: Any, *, stride: Pair, pads: Pads, dilation: Pair, groups: int
@@ -145,7 +145,7 @@ class ConvTranspose2d(Function):
     computed in float32 (converted per call) and the results rounded back once.
     """
 
-    autocast_policy = amp.LOW
+    autocast_policy = LOW
 
     def forward(
         self,
@@ -243,7 +243,7 @@ def _check_tensors(x: Any, weight: Any, bias: Any, layer: str) -> None:
             f"{layer}: expected a floating-point input, got dtype {x.dtype}; "
             "convert images with x.astype('float32') / 255 first"
         )
-    if amp.is_autocast_enabled():
+    if is_autocast_enabled():
         return  # autocast casts input, weight and bias to one dtype
     if weight.dtype != x.dtype:
         raise TypeError(

@@ -37,7 +37,9 @@ def conv1d(
     *,
     layer: str = "conv1d",
 ) -> Tensor:
-    """1-D convolution (cross-correlation): y[n, f, l] = b[f] + sum_{c,k} W[f, c, k] x_pad[n, c, lS + kd].
+    """1-D convolution (cross-correlation), as ``torch.nn.functional.conv1d``.
+
+    y[n, f, l] = b[f] + sum_{c,k} W[f, c, k] * x_pad[n, g*C/G + c, l*S + k*d]
 
     Args:
         x: input (N, C, L) or unbatched (C, L), floating point.
@@ -77,7 +79,7 @@ def conv1d(
             f"{weight.shape}"
         )
     x, added = add_batch(x, dims=1)
-    C, (FN, Cg, K) = x.shape[1], weight.shape
+    C, (_, Cg, K) = x.shape[1], weight.shape
     G = _check_groups(groups, C, x.shape, layer)
     if C != Cg * G:
         raise ValueError(

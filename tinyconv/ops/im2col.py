@@ -88,8 +88,8 @@ def conv_output_size(
         )
     if d != 1:
         formula += (
-            f", where dilation {d} gives the effective kernel F_eff = d*(F-1) + 1 = {d}*({k}-1) + 1 "
-            f"= {k_eff}"
+            f", where dilation {d} gives the effective kernel F_eff = d*(F-1) + 1 = "
+            f"{d}*({k}-1) + 1 = {k_eff}"
         )
     where = f"; input {tuple(in_shape)}" if in_shape is not None else ""
     if s < 1:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import amp
 from ..backend import get_array_module
+from ..cast_policy import LOW
 from ..dtypes import is_floating, sum32, to_compute
 from ..tensor import Function, Tensor
 from .parallel import get_num_threads, run_blocks
@@ -24,7 +24,7 @@ class Linear(Function):
     under autocast the inputs become 16-bit first.
     """
 
-    autocast_policy = amp.LOW
+    autocast_policy = LOW
 
     def forward(self, x: Any, W: Any, b: Any = None) -> Any:
         self.save_for_backward(x, W, b is not None)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import amp
 from ..backend import get_array_module
+from ..cast_policy import FP32
 from ..dtypes import is_floating
 from ..tensor import Function, Tensor, is_grad_enabled
 from .parallel import for_chunks
@@ -35,7 +35,7 @@ class BatchNorm(Function):
     Under autocast it runs in float32: batch statistics of 16-bit numbers would lose digits.
     """
 
-    autocast_policy = amp.FP32
+    autocast_policy = FP32
 
     def forward(
         self,
@@ -329,7 +329,7 @@ class LocalResponseNorm(Function):
     Under autocast it runs in float32 (a sum of squares).
     """
 
-    autocast_policy = amp.FP32
+    autocast_policy = FP32
 
     def forward(self, x: Any, size: int, alpha: float, beta: float, k: float) -> Any:
         t = x.dtype.type

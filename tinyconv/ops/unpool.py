@@ -98,7 +98,10 @@ def unpool_output_size(
 
 
 def _check_unpool(x: Any, indices: Any, layer: str, dims: int) -> Any:
-    """x (N, C, *spatial) or (C, *spatial), floating; indices of its shape, integers; their array."""
+    """x (N, C, *spatial) or (C, *spatial), floating, and integer indices of its shape.
+
+    Returns the indices as an array.
+    """
     if not isinstance(x, Tensor):
         raise TypeError(f"{layer}: expected a tinyconv Tensor, got {type(x).__name__}")
     if x.ndim not in (dims + 1, dims + 2):

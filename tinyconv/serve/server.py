@@ -22,6 +22,7 @@ import socket
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
@@ -402,8 +403,16 @@ def _port(text: str) -> int:
     return number
 
 
-def add_serve_parser(sub: Any) -> None:
-    """Add ``tinyconv serve [MODEL] [--port 8000] [--host 127.0.0.1]`` to the CLI."""
+def add_serve_parser(sub: Any, train_live: Callable[[str], int] | None = None) -> None:
+    """Add ``tinyconv serve [MODEL] [--port 8000] [--host 127.0.0.1]`` to the CLI.
+
+    Args:
+        sub: the CLI's subparsers.
+        train_live: ``train_live("HOST:PORT")`` trains the default model while the page shows
+            it live, for ``tinyconv serve`` without a model; the CLI passes its own
+            ``tinyconv train --serve`` (this package sits below the CLI and never imports it).
+            Default: None (serving without a model is then an error).
+    """
     s = sub.add_parser(
         "serve",
         help="the playground in the browser: draw a digit, see every layer answer",
@@ -423,21 +432,22 @@ def add_serve_parser(sub: Any) -> None:
     s.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (127.0.0.1: this machine only)"
     )
-    s.set_defaults(func=cmd_serve)
+    s.set_defaults(func=cmd_serve, train_live=train_live)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """``tinyconv serve``: serve MODEL, or train the default model first while showing it live."""
     path = resolve_model(args.model)
+    train_live = getattr(args, "train_live", None)
+    if path is None and train_live is None:
+        raise FileNotFoundError("no model under runs/ to serve: pass MODEL (a .safetensors file)")
     if path is None:
         print(
             "No model under runs/: training the default MNIST model first (a couple of minutes "
             "on 2 cores); the page shows the training live and then serves the model.",
             flush=True,
         )
-        from ..cli import main  # noqa: PLC0415
-
-        return main(["train", "--serve", f"{args.host}:{args.port}"])
+        return train_live(f"{args.host}:{args.port}")
     server = make_server(load_playground(path), args.host, args.port)
     print(f"Serving {path} at {server.url}  (Ctrl-C to stop)", flush=True)
     serve_until_interrupted(server)

@@ -2,34 +2,19 @@
 
 ``Callback`` hooks are called by ``fit`` at the start and end of training, of each epoch and
 after each batch. Raising ``StopTraining`` from a hook ends training gracefully;
-``TrainingDiverged`` is what ``fit`` raises when the loss becomes NaN or infinite.
+``TrainingDiverged`` (defined in ``tinyconv.errors``) is what ``fit`` raises when the loss
+becomes NaN or infinite.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from .history import History
+from ..errors import TrainingDiverged
 
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; training stopped.
-
-    Attributes:
-        history (History): the epochs completed before the divergence (``diverged`` is True).
-        epoch (int): the epoch in which it happened (1-based).
-        batch (int | None): the batch index within that epoch (None: during validation).
-        checkpoint (Path | None): the last good checkpoint, when ``checkpoint_dir`` was given.
-    """
-
-    def __init__(
-        self, message: str, history: History, epoch: int, batch: int | None, checkpoint: Path | None
-    ) -> None:
-        super().__init__(message)
-        self.history, self.epoch, self.batch, self.checkpoint = history, epoch, batch, checkpoint
+__all__ = ["Callback", "EarlyStopping", "StopTraining", "TrainingDiverged"]
 
 
 class StopTraining(Exception):  # noqa: N818 - a control signal, like StopIteration

@@ -318,7 +318,11 @@ def fit(
                 logs, rate = dp.end_epoch(model, logs, rate)
             if val_src is not None:
                 with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                    res = (dp.evaluate if dp else evaluate)(model, val_src, loss=loss_fn)
+                    res = (
+                        dp.evaluate(evaluate, model, val_src, loss=loss_fn)
+                        if dp
+                        else evaluate(model, val_src, loss=loss_fn)
+                    )
                 if not math.isfinite(res["loss"]):
                     raise _Diverged(f"the validation loss became {res['loss']}", None)
                 logs["val_loss"], logs["val_acc"] = res["loss"], res["accuracy"]

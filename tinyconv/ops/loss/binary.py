@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ... import amp
 from ...backend import get_array_module
+from ...cast_policy import FP32
 from ...dtypes import is_floating
 from ...tensor import Function, Tensor
 from ..activation import stable_sigmoid, stable_softplus
@@ -39,7 +39,7 @@ class BCEWithLogits(Function):
     w (weight) and p broadcast to x's shape; neither gets a gradient.
     """
 
-    autocast_policy = amp.FP32
+    autocast_policy = FP32
 
     def forward(self, x: Any, y: Any, weight: Any, pos_weight: Any, reduction: str) -> Any:
         y_dtype, y = y.dtype, y.astype(x.dtype, copy=False)
@@ -77,7 +77,7 @@ class BCE(Function):
     x, y of one shape, w broadcasts to it -> () or x's shape.
     """
 
-    autocast_policy = amp.FP32
+    autocast_policy = FP32
 
     def forward(self, x: Any, y: Any, weight: Any, reduction: str) -> Any:
         y_dtype, y = y.dtype, y.astype(x.dtype, copy=False)

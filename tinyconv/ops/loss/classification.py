@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ... import amp
 from ...backend import get_array_module
+from ...cast_policy import FP32
 from ...dtypes import is_floating
 from ...tensor import Function, Tensor
 from ._common import (
@@ -83,7 +83,7 @@ class CrossEntropy(Function):
     Under autocast it runs in float32 (so does every loss here).
     """
 
-    autocast_policy = amp.FP32
+    autocast_policy = FP32
 
     def forward(
         self,
@@ -124,7 +124,7 @@ class SoftCrossEntropy(Function):
         d loss_i / d t_ic = -(1 - eps) weight_c logp_ic
     """
 
-    autocast_policy = amp.FP32
+    autocast_policy = FP32
 
     def forward(
         self, x: Any, target: Any, weight: Any, reduction: str, label_smoothing: float
@@ -159,7 +159,7 @@ class SoftCrossEntropy(Function):
 class NLL(Function):
     """loss_i = -weight[y_i] * logp[i, y_i] from log-probabilities (N, C, *) and labels (N, *)."""
 
-    autocast_policy = amp.FP32
+    autocast_policy = FP32
 
     def forward(self, x: Any, target: Any, weight: Any, ignore_index: int, reduction: str) -> Any:
         rows, shape = _to_rows(x)

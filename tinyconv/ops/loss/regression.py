@@ -6,8 +6,8 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
-from ... import amp
 from ...backend import get_array_module
+from ...cast_policy import FP32
 from ...dtypes import is_floating
 from ...tensor import Function, Tensor
 from ._common import (
@@ -68,7 +68,7 @@ def mse_loss(
 class L1(Function):
     """loss = |x - y|; dx = g sign(x - y) (0 where x = y, as PyTorch), dy = -dx."""
 
-    autocast_policy = amp.FP32
+    autocast_policy = FP32
 
     def forward(self, x: Any, y: Any, reduction: str) -> Any:
         diff = x - y.astype(x.dtype, copy=False)
@@ -88,7 +88,7 @@ class SmoothL1(Function):
     dx = g clip(d / beta, -1, 1) (g sign(d) for beta = 0, where the loss is |d|), dy = -dx.
     """
 
-    autocast_policy = amp.FP32
+    autocast_policy = FP32
 
     def forward(self, x: Any, y: Any, reduction: str, beta: float) -> Any:
         xp = get_array_module(x)
