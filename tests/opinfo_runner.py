@@ -56,7 +56,8 @@ class Report:
     """Counts and details of one run, per OpInfo and over all."""
 
     samples: Counter = field(default_factory=Counter)  # (key, status) -> count
-    refused: dict = field(default_factory=lambda: defaultdict(list))  # (key, reason) -> samples
+    # (key, reason) -> [(sample, message)]: the reason is the message with numbers taken out
+    refused: dict = field(default_factory=lambda: defaultdict(list))
     wrong: list = field(default_factory=list)  # (key, sample, what)
     errors: Counter = field(default_factory=Counter)  # (key, status) -> count
     error_details: list = field(default_factory=list)  # (key, sample, status, detail)
@@ -312,7 +313,7 @@ def _run_all(table: dict[str, Op], keys: list[str] | None, report: Report, rng: 
             status, detail = run_sample(op_info, op, sample, rng)
             report.samples[(key, status)] += 1
             if status == "refused":
-                report.refused[(key, _reason(detail))].append(describe_sample(sample))
+                report.refused[(key, _reason(detail))].append((describe_sample(sample), detail))
             elif status == "wrong":
                 report.wrong.append((key, describe_sample(sample), detail))
         if op_info.error_inputs_func is None:

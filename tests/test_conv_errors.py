@@ -70,19 +70,26 @@ def test_transposed_output_below_one():
 
 
 # ------------------------------------------------------------------ shapes and channels
-def test_3d_input_to_a_4d_op():
+def test_input_of_the_wrong_rank():
+    # (C, H, W) is one unbatched sample (as PyTorch); 2-D and 5-D inputs are errors
     with pytest.raises(
         ValueError,
         match=esc(
-            "Conv2d(3, 16, kernel_size=(3, 3), stride=(1, 1)): expected a 4-D input (N, C, H, W), "
-            "got a 3-D input of shape (3, 32, 32); add the batch dimension with x.unsqueeze(0) -> (1, 3, 32, 32)"
+            "Conv2d(3, 16, kernel_size=(3, 3), stride=(1, 1)): expected a 4-D input (N, C, H, W) "
+            "or an unbatched 3-D input (C, H, W), got a 5-D input of shape (1, 1, 3, 32, 32)"
         ),
     ):
-        nn.Conv2d(3, 16, 3)(t(3, 32, 32))
-    with pytest.raises(ValueError, match=esc("conv_transpose2d: expected a 4-D input (N, C, H, W), got a 2-D")):
+        nn.Conv2d(3, 16, 3)(t(1, 1, 3, 32, 32))
+    with pytest.raises(
+        ValueError,
+        match=esc("conv_transpose2d: expected a 4-D input (N, C, H, W) or an unbatched 3-D input (C, H, W), got a 2-D"),
+    ):
         F.conv_transpose2d(t(4, 5), t(4, 2, 3, 3))
-    with pytest.raises(ValueError, match=esc("expected a 4-D input (N, C, H, W), got a 3-D input of shape (3, 32, 32)")):
-        nn.Conv2d(3, 16, 3).output_shape((3, 32, 32))
+    with pytest.raises(ValueError, match=esc("or an unbatched 3-D input (C, H, W), got a 2-D input of shape (32, 32)")):
+        nn.Conv2d(3, 16, 3).output_shape((32, 32))
+    # the unbatched sample's channel count is checked like a batch's (PyTorch quotes [1, C, H, W])
+    with pytest.raises(ValueError, match=esc("expected input[1, 4, 32, 32] to have 3 channels, but got 4")):
+        nn.Conv2d(3, 16, 3)(t(4, 32, 32))
 
 
 def test_weight_must_be_4d():

@@ -67,7 +67,7 @@ def test_adaptive_avg_pool_vs_torch(out):
 
 
 def test_adaptive_bins_are_pytorch_bins():
-    from tinyconv.ops.pool import adaptive_bins
+    from tinyconv.ops.adaptive_pool import adaptive_bins
 
     # start = floor(i*H/out), end = ceil((i+1)*H/out): overlapping bins when out does not divide H
     assert adaptive_bins(7, 3) == [(0, 3), (2, 5), (4, 7)]
@@ -189,21 +189,29 @@ def test_output_height_too_small():
         nn.AvgPool2d(3, stride=1)(x)
 
 
-def test_three_d_input_to_a_four_d_op():
+def test_input_of_the_wrong_rank():
+    # (C, H, W) is one unbatched sample; 2-D and 5-D inputs are errors
     with pytest.raises(
         ValueError,
-        match=r"MaxPool2d\(kernel_size=2, stride=2\): expected a 4-D input \(N, C, H, W\), got shape \(3, 28, 28\) \(3-D\); add the batch dimension",
+        match=re.escape(
+            "MaxPool2d(kernel_size=2, stride=2): expected a 4-D input (N, C, H, W) or an unbatched 3-D input (C, H, W), got shape (28, 28) (2-D)"
+        ),
     ):
-        nn.MaxPool2d(2)(tinyconv.tensor(np.zeros((3, 28, 28), dtype=np.float32)))
+        nn.MaxPool2d(2)(tinyconv.tensor(np.zeros((28, 28), dtype=np.float32)))
     with pytest.raises(
         ValueError,
-        match=r"expected a 4-D input \(N, C, H, W\), got a 3-D input of shape \(3, 28, 28\); add the batch dimension: \(1, 3, 28, 28\)",
+        match=re.escape("or an unbatched 3-D input (C, H, W), got a 5-D input of shape (1, 1, 3, 28, 28)"),
     ):
-        nn.MaxPool2d(2).output_shape((3, 28, 28))
+        nn.MaxPool2d(2).output_shape((1, 1, 3, 28, 28))
     with pytest.raises(
         ValueError, match=r"AdaptiveAvgPool2d\(output_size=1\): expected a 4-D input"
     ):
         nn.AdaptiveAvgPool2d(1)(tinyconv.tensor(np.zeros((4, 4), dtype=np.float32)))
+    with pytest.raises(ValueError, match=re.escape("max_pool1d(kernel_size=2, stride=2): expected a 3-D input (N, C, L) or an unbatched 2-D input (C, L), got shape (4,)")):
+        F.max_pool1d(tinyconv.tensor(np.zeros(4, dtype=np.float32)), 2)
+    # only the batch may be empty (PyTorch's rule)
+    with pytest.raises(ValueError, match=re.escape("expected non-empty channel and spatial dimensions (only the batch may be 0), got input (2, 1, 10, 0)")):
+        F.max_pool2d(tinyconv.tensor(np.zeros((2, 1, 10, 0), dtype=np.float32)), 1)
 
 
 def test_integer_input_is_a_type_error():
@@ -242,13 +250,20 @@ def test_bad_hyper_parameters_at_construction():
         nn.MaxPool2d(3, stride=2, padding=2)
     with pytest.raises(
         TypeError,
-        match=r"invalid type for argument `kernel_size`. Expected an int or a pair of ints \(h, w\). Received kernel_size=2.5",
+        match=r"invalid type for argument `kernel_size`. Expected an int or a tuple of 1 or 2 ints. Received kernel_size=2.5",
     ):
         nn.MaxPool2d(2.5)
-    with pytest.raises(ValueError, match=r"ceil_mode=True is not supported"):
-        nn.MaxPool2d(2, ceil_mode=True)
-    with pytest.raises(ValueError, match=r"output_size.*strictly positive.*Received output_size=0"):
-        nn.AdaptiveAvgPool2d(0)
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "MaxPool2d(kernel_size=2, stride=2, dilation=0): invalid value for argument `dilation`. Expected a strictly positive value. Received dilation=0."
+        ),
+    ):
+        nn.MaxPool2d(2, dilation=0)
+    with pytest.raises(ValueError, match=re.escape("AvgPool2d(kernel_size=2, stride=2, divisor_override=0): divisor_override must not be zero")):
+        nn.AvgPool2d(2, divisor_override=0)
+    with pytest.raises(ValueError, match=r"output_size.*non-negative.*Received output_size=-1"):
+        nn.AdaptiveAvgPool2d(-1)
     with pytest.raises(
         ValueError,
         match=r"max_pool2d\(kernel_size=2, stride=0\): invalid value for argument `stride`",

@@ -79,9 +79,9 @@ def adaptive_output_size(in_shape: tuple[int, ...], output_size: Any, layer: str
                 f"{layer}: invalid type for argument `output_size`. Expected an int or a pair of "
                 f"ints. Received output_size={output_size!r}."
             )
-        if value < 1:
+        if value < 0:  # (0 is an empty map, as in PyTorch)
             raise ValueError(
-                f"{layer}: invalid value for argument `output_size`. Expected a strictly positive "
+                f"{layer}: invalid value for argument `output_size`. Expected a non-negative "
                 f"value. Received output_size={output_size!r}."
             )
         out.append(int(value))

@@ -57,7 +57,7 @@ from .im2col import (  # noqa: F401  (re-exported: the reference functions live 
     conv_transpose_output_size,
     im2col,
 )
-from .unbatched import add_batch, drop_batch
+from .unbatched import EmptyBatch, add_batch, drop_batch
 
 
 # ------------------------------------------------------------------ the operations
@@ -376,8 +376,10 @@ def conv2d(
         P = _int_pair(padding, "padding", layer)
         _check_ranges(layer, x.shape, (FH, FW), S, P, d, given)
         pads = (P[0], P[0], P[1], P[1])
-    conv_output_size(H, FH, S[0], pads[:2], d[0], layer=layer, dim="H", in_shape=x.shape)
-    conv_output_size(W, FW, S[1], pads[2:], d[1], layer=layer, dim="W", in_shape=x.shape)
+    out_h = conv_output_size(H, FH, S[0], pads[:2], d[0], layer=layer, dim="H", in_shape=x.shape)
+    out_w = conv_output_size(W, FW, S[1], pads[2:], d[1], layer=layer, dim="W", in_shape=x.shape)
+    if N == 0:  # an empty batch: nothing to compute, an empty result
+        return EmptyBatch.apply(x, weight, bias, out_shape=(0, FN, out_h, out_w))
     y = Conv2d.apply(x, weight, bias, stride=S, pads=pads, dilation=d, groups=G)
     return drop_batch(y, added)
 

@@ -173,8 +173,10 @@ class TensorMethods:
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         nd = self.ndim
         s, e = start_dim % nd if nd else 0, end_dim % nd if nd else 0
-        new = self.shape[:s] + (-1,) + self.shape[e + 1 :]
-        return self.reshape(new)
+        merged = 1
+        for size in self.shape[s : e + 1]:
+            merged *= size  # not -1: an empty batch (0, C, H, W) has no size to infer
+        return self.reshape(self.shape[:s] + (merged,) + self.shape[e + 1 :])
 
     def permute(self, *dims: Any) -> Tensor:
         if len(dims) == 1 and isinstance(dims[0], (tuple, list)):

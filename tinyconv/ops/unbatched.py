@@ -1,15 +1,35 @@
-"""Unbatched inputs: PyTorch's convolutions and poolings take (C, *spatial) as one sample.
+"""Unbatched inputs and empty batches: the batch shapes PyTorch accepts besides (N, ...).
 
-The operations themselves see (N, C, *spatial) only; their functional wrappers add the
-batch axis with ``add_batch`` and take it off the result with ``drop_batch``. Both are
-reshapes, so gradients flow through unchanged.
+An unbatched (C, *spatial) input is one sample. The operations themselves see
+(N, C, *spatial) only; their functional wrappers add the batch axis with ``add_batch`` and
+take it off the result with ``drop_batch``. Both are reshapes, so gradients flow through
+unchanged.
+
+An empty batch (N = 0, as a filtered batch or an idle data-parallel rank produces) gives
+an empty result of the right shape; ``EmptyBatch`` makes it for a layer whose arithmetic
+would have nothing to do, and its backward gives the parameters zero gradients.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..tensor import Tensor
+from ..backend import get_array_module
+from ..tensor import Function, Tensor
+
+
+class EmptyBatch(Function):
+    """y = zeros of ``out_shape`` (its N is 0) from x (0, ...) and parameters; all gradients 0."""
+
+    def forward(self, x: Any, *params: Any, out_shape: tuple[int, ...]) -> Any:
+        self.save_for_backward(x.shape, [None if p is None else p.shape for p in params])
+        return get_array_module(x).zeros(out_shape, dtype=x.dtype)
+
+    def backward(self, dout: Any) -> tuple[Any, ...]:
+        x_shape, shapes = self.saved
+        xp = get_array_module(dout)
+        zeros = [None if s is None else xp.zeros(s, dtype=dout.dtype) for s in shapes]
+        return (xp.zeros(x_shape, dtype=dout.dtype), *zeros)
 
 
 def add_batch(x: Tensor, dims: int) -> tuple[Tensor, bool]:

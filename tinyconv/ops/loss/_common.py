@@ -17,19 +17,34 @@ def _check_reduction(reduction: str, layer: str) -> None:
         raise ValueError(f"{layer}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
+def mean_of(total: Any, count: Any) -> Any:
+    """total / count; the mean of nothing (count 0: an empty batch, or every target ignored)
+    is NaN, as PyTorch's, without NumPy's division warning."""
+    if not count:
+        return total * total.dtype.type(math.nan)
+    return total / (total.dtype.type(count) if isinstance(count, int) else count)
+
+
+def mean_grad(dout: Any, count: Any) -> Any:
+    """d mean / d each term = dout / count; 0 when count is 0 (no term took part)."""
+    if not count:
+        return dout * dout.dtype.type(0)
+    return dout / (dout.dtype.type(count) if isinstance(count, int) else count)
+
+
 def _reduce_elementwise(loss: Any, reduction: str) -> Any:
     """loss (x's shape) -> its mean or sum (a 0-d array), or itself for "none"."""
     if reduction == "none":
         return loss
     total = loss.sum(keepdims=True).reshape(())
-    return total if reduction == "sum" else total / loss.dtype.type(loss.size)
+    return total if reduction == "sum" else mean_of(total, int(loss.size))
 
 
 def _elementwise_dout(dout: Any, reduction: str, shape: tuple[int, ...]) -> Any:
     """d total / d loss for every element, an array of x's ``shape``."""
     if reduction == "none":
         return dout
-    g = dout if reduction == "sum" else dout / dout.dtype.type(math.prod(shape))
+    g = dout if reduction == "sum" else mean_grad(dout, math.prod(shape))
     return get_array_module(dout).broadcast_to(g, shape)
 
 

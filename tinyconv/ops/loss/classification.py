@@ -22,9 +22,7 @@ from ...backend import get_array_module
 from ...cast_policy import FP32
 from ...dtypes import is_floating
 from ...tensor import Function, Tensor
-from ._common import (
-    _check_reduction,
-)
+from ._common import _check_reduction, mean_grad, mean_of
 
 
 def _to_rows(x: Any) -> tuple[Any, tuple[int, ...]]:
@@ -66,14 +64,14 @@ def _reduce(per_sample: Any, reduction: str, denom: Any, target_shape: tuple[int
     if reduction == "none":
         return per_sample.reshape(target_shape)
     total = per_sample.sum(keepdims=True).reshape(())
-    return total if reduction == "sum" else total / denom
+    return total if reduction == "sum" else mean_of(total, denom)
 
 
 def _reduce_backward(dout: Any, reduction: str, denom: Any, M: int) -> Any:
     """d total / d loss_i as a column (M, 1)."""
     if reduction == "none":
         return dout.reshape(M, 1)
-    g = dout if reduction == "sum" else dout / denom
+    g = dout if reduction == "sum" else mean_grad(dout, denom)
     return get_array_module(dout).broadcast_to(g.reshape(1, 1), (M, 1))
 
 
@@ -139,7 +137,7 @@ class SoftCrossEntropy(Function):
         eps = x.dtype.type(label_smoothing)
         q = w * ((1 - eps) * t_rows + eps / C)  # (M, C)
         per_sample = -(q * logp).sum(axis=1)  # (M,)
-        denom = x.dtype.type(M)  # 0 samples: 0/0 = nan, as PyTorch
+        denom = x.dtype.type(M)  # 0 samples: the mean is NaN, as PyTorch
         self.save_for_backward(logp, q, w, eps, denom, reduction, shape)
         out_shape = (shape[0],) + shape[2:] if len(shape) > 1 else ()
         return _reduce(per_sample, reduction, denom, out_shape)

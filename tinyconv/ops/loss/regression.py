@@ -15,6 +15,8 @@ from ._common import (
     _check_reduction,
     _elementwise_dout,
     _reduce_elementwise,
+    mean_grad,
+    mean_of,
 )
 
 
@@ -28,11 +30,11 @@ class MSE(Function):
         if reduction == "none":
             return sq
         total = sq.sum(keepdims=True).reshape(())
-        return total if reduction == "sum" else total / a.dtype.type(a.size)
+        return total if reduction == "sum" else mean_of(total, int(a.size))
 
     def backward(self, dout: Any) -> tuple[Any, Any]:
         diff, reduction = self.saved
-        g = dout if reduction != "mean" else dout / dout.dtype.type(diff.size)
+        g = dout if reduction != "mean" else mean_grad(dout, int(diff.size))
         da = 2 * diff * g
         return da, (-da if self.needs_input_grad[1] else None)
 
