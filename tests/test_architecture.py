@@ -8,10 +8,13 @@ that imports its own package (whose ``__init__`` imports that submodule back) is
 
 from __future__ import annotations
 
+import ast
+import inspect
 import os
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import grimp
@@ -150,3 +153,24 @@ def test_no_import_cycles_among_tinyconvs_modules() -> None:
     assert graph.direct_import_exists(importer="tinyconv.ops.basic", imported="tinyconv.tensor")
     cycles = import_cycles(graph)
     assert not cycles, "import cycles:\n" + "\n\n".join(_describe(graph, c) for c in cycles)
+
+
+# -------------------------------------------------------------------------------- fit
+def _lines(fn: object) -> tuple[int, int]:
+    """(lines from ``def`` to the end, of which the docstring) of a function's source."""
+    node = ast.parse(textwrap.dedent(inspect.getsource(fn))).body[0]  # type: ignore[arg-type]
+    assert isinstance(node, ast.FunctionDef)
+    doc = node.body[0]
+    assert isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant)
+    total = node.end_lineno - node.lineno + 1  # type: ignore[operator]
+    return total, doc.end_lineno - doc.lineno + 1  # type: ignore[operator]
+
+
+def test_fit_is_a_short_loop_over_named_steps() -> None:
+    from tinyconv.train import trainer
+
+    total, doc = _lines(trainer.fit)
+    assert total - doc < 80, f"fit has {total - doc} lines of code (docstring left out)"
+    source = inspect.getsource(trainer.fit)
+    for step in ("one_epoch(", "one_evaluation(", "checkpoints.save(", "hooks.on_epoch_end("):
+        assert step in source
