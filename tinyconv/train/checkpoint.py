@@ -25,14 +25,18 @@ import json
 import os
 import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy
 
 from .. import backend
 from ..io import load_state_dict as read_arrays
 from ..io import save as save_module
 from ..io import save_state_dict as write_arrays
 from ..optim.optimizer import flatten_state_dict, unflatten_state_dict
+from .history import History
 
 FORMAT = 1
 _EPOCH_DIR = re.compile(r"^epoch-(\d+)$")
@@ -197,3 +201,82 @@ def load_checkpoint(
     if scheduler is not None and "scheduler" in state:
         scheduler.load_state_dict(state["scheduler"])
     return state
+
+
+# ------------------------------------------------------------------ fit's checkpoints
+@dataclass
+class StartPoint:
+    """Where one ``fit`` call starts: a fresh run, or the checkpoint it resumes from."""
+
+    epoch: int  # the first epoch to train (1-based)
+    seed: int
+    history: History
+    state: dict[str, Any] | None = None  # the resumed checkpoint's state.json; None: fresh
+
+
+class Checkpoints:
+    """Resume and checkpoints of one ``fit`` call.
+
+    ``start`` resumes from the checkpoint ``resume`` names (weights, optimizer, scheduler,
+    GradScaler, history, seed) or seeds a fresh run; its state also holds the global generator
+    and the loader's position, which ``fit`` restores once the loaders exist
+    (``set_rng_state``, ``set_loader_state``); ``save`` writes one epoch.
+    Only a process with ``write`` (rank 0) writes files.
+
+    Args:
+        checkpoint_dir: where to write (None: nowhere, unless ``resume`` names a checkpoint,
+            whose directory is then used).
+        resume: as ``fit``'s (False, True, or a path).
+        keep (int): epoch checkpoints to keep.
+        write (bool): write checkpoints (False on the ranks other than 0). Default: True.
+    """
+
+    def __init__(self, checkpoint_dir: Any, resume: Any, keep: int = 2, write: bool = True) -> None:
+        self.resume_from = resolve_checkpoint(resume, checkpoint_dir)
+        if self.resume_from is not None and checkpoint_dir is None:
+            checkpoint_dir = self.resume_from.parent
+        writes = bool(checkpoint_dir) and write
+        self.manager = CheckpointManager(checkpoint_dir, keep=keep) if writes else None
+
+    def start(
+        self, model: Any, optimizer: Any, scheduler: Any, precision: Any, seed: int | None,
+        verbose: bool = False,
+    ) -> StartPoint:  # fmt: skip
+        """Resume into model, optimizer, scheduler and ``precision`` (its GradScaler), or start
+        afresh: a given ``seed`` seeds the global generator, None draws one from it."""
+        if self.resume_from is None:
+            if seed is None:
+                seed = int(backend.default_rng().integers(2**31 - 1))
+            else:
+                mixed = numpy.random.SeedSequence([int(seed), 1]).generate_state(1)[0]
+                backend.manual_seed(int(mixed))
+            return StartPoint(1, int(seed), History())
+        state = load_checkpoint(self.resume_from, model, optimizer, scheduler)
+        precision.load_state_dict(state.get("scaler"))
+        if verbose:
+            print(f"Resuming from {self.resume_from} (epoch {state['epoch']} done)")
+        history = History.from_dict(state["history"])
+        return StartPoint(int(state["epoch"]) + 1, int(state["seed"]), history, state)
+
+    def save(self, epoch: int, run: Any, best: bool = False) -> None:
+        """Write the checkpoint of ``epoch`` from a ``fit`` run and, when ``best``, the model as
+        ``best.safetensors`` (nothing when not writing)."""
+        if self.manager is None:
+            return
+        state = {
+            "epoch": epoch,
+            "seed": run.seed,
+            "history": run.history.to_dict(),
+            "rng": get_rng_state(),
+            "loader": loader_state(run.train),
+            "scaler": run.precision.state_dict(),
+        }
+        self.manager.save(epoch, run.model, run.optimizer, run.scheduler, state)
+        if best:
+            self.manager.save_best(run.model)
+
+    def load_best(self) -> dict[str, Any] | None:
+        return self.manager.load_best() if self.manager is not None else None
+
+    def latest(self) -> Path | None:
+        return self.manager.latest() if self.manager is not None else None

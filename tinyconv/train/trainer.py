@@ -1,6 +1,21 @@
 """``fit`` trains a model epoch by epoch; ``evaluate`` measures it.
 
-One epoch of ``fit``::
+``fit`` reads top to bottom as its named steps; each behaviour lives in the part that owns it::
+
+    precision   = TrainingPrecision(...)      precision.py   fp32 / fp16-mixed / bf16-mixed
+    ranks       = ranks_for(distributed)      ranks.py       one process, or the MPI ranks
+    checkpoints = Checkpoints(...)            checkpoint.py  resume, one checkpoint per epoch
+    restore_streams(start, train)             this file      the resumed random streams
+    for epoch in ...:
+        one_epoch(run, epoch)                 this file      the batches: forward, loss, step
+        one_evaluation(run)                   this file      the validation data (evaluation.py)
+        record(run, epoch, ...)               this file      history, scheduler, the epoch line
+        early.after_epoch(...)                callbacks.py   early stopping
+        checkpoints.save(epoch, run)          checkpoint.py
+        callbacks.on_epoch_end(...)           callbacks.py   the user's callbacks (the live view)
+    Diverged -> last_good.stop(...)           divergence.py  the NaN stop
+
+One epoch::
 
     for x, y in train:                       # x (N, C, H, W), y (N,)
         loss = loss_fn(model(x), y)          # mean over the batch
@@ -27,32 +42,25 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy
 
-from .. import backend
-from ..amp import GradScaler, autocast, training_precision
 from ..tensor import Tensor
 from .batches import as_batches, count_correct, model_placement, num_batches, to_tensors
-from .callbacks import Callback, EarlyStopping, StopTraining, TrainingDiverged
-from .checkpoint import (
-    CheckpointManager,
-    get_rng_state,
-    load_checkpoint,
-    loader_state,
-    resolve_checkpoint,
-    set_loader_state,
-    set_rng_state,
-)
+from .callbacks import CallbackList, EarlyStop, EarlyStopping, StopTraining
+from .checkpoint import Checkpoints, StartPoint, set_loader_state, set_rng_state
+from .divergence import Diverged, LastGood
 from .evaluation import evaluate, resolve_loss
 from .history import History
+from .precision import MAX_SKIPPED_STEPS, TrainingPrecision
 from .progress import ProgressBar
+from .ranks import ranks_for
 
-__all__ = ["Callback", "EarlyStopping", "StopTraining", "TrainingDiverged", "evaluate", "fit"]
+__all__ = ["MAX_SKIPPED_STEPS", "evaluate", "fit", "make_optimizer", "optimizer_names"]
 
 
 def optimizer_names() -> list[str]:
@@ -89,45 +97,28 @@ def current_lr(optimizer: Any) -> float | None:
     return None if lr is None else float(lr)
 
 
-def _snapshot(model: Any) -> dict[str, Any]:
-    """A copy of the model's state dict (arrays), to restore later."""
-    return {k: v.data.copy() for k, v in model.state_dict().items()}
+def _check_epochs(epochs: Any) -> int:
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, numpy.integer)) or epochs < 1:
+        raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
+    return int(epochs)
 
 
-def _all_finite(model: Any) -> bool:
-    for p in model.state_dict().values():
-        xp = backend.get_array_module(p.data)
-        if p.data.dtype.kind == "f" and not bool(xp.isfinite(p.data).all()):
-            return False
-    return True
+@dataclass
+class Run:
+    """What the steps of one ``fit`` call share (the batches as the ranks see them)."""
 
-
-def _call(callbacks: list[Any], hook: str, *args: Any) -> None:
-    for cb in callbacks:
-        fn = getattr(cb, hook, None)
-        if fn is not None:
-            fn(*args)
-
-
-def _fmt_epoch(epoch: int, epochs: int, logs: dict[str, Any], rate: float) -> str:
-    parts = [f"Epoch {epoch}/{epochs}", f"loss {logs['loss']:.4f}"]
-    if logs.get("acc") is not None:
-        parts.append(f"acc {100 * logs['acc']:.2f}%")
-    if "val_loss" in logs:
-        parts.append(f"val_loss {logs['val_loss']:.4f}")
-        if logs.get("val_acc") is not None:
-            parts.append(f"val_acc {100 * logs['val_acc']:.2f}%")
-    parts.append(f"{rate:,.0f} img/s")
-    parts.append(f"{logs['time']:.1f}s")
-    return " - ".join(parts)
-
-
-MAX_SKIPPED_STEPS = 30  # fp16-mixed: this many overflowing steps in a row is divergence
-
-
-class _Diverged(Exception):  # noqa: N818 - internal signal
-    def __init__(self, what: str, batch: int | None) -> None:
-        self.what, self.batch = what, batch
+    model: Any
+    train: Any
+    val: Any
+    optimizer: Any
+    scheduler: Any
+    loss_fn: Callable[..., Tensor]
+    precision: TrainingPrecision
+    ranks: Any
+    history: History
+    seed: int
+    epochs: int
+    verbose: bool
 
 
 # ------------------------------------------------------------------------------- fit
@@ -201,257 +192,133 @@ def fit(
         >>> len(h.history["loss"]), h.history["loss"][-1] < h.history["loss"][0]
         (3, True)
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, numpy.integer)) or epochs < 1:
-        raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
-    epochs = int(epochs)
-    loss_fn = resolve_loss(loss)
-    if optimizer is None:
-        optimizer = make_optimizer("adam", model, lr)
-    elif isinstance(optimizer, str):
-        optimizer = make_optimizer(optimizer, model, lr)
-    if isinstance(early_stopping, int) and not isinstance(early_stopping, bool):
-        early_stopping = EarlyStopping(patience=early_stopping)
-    callbacks = list(callbacks or [])
-    dtype, device = model_placement(model)
-    amp_dtype, scaler = training_precision(precision)
-    if amp_dtype is not None and dtype != numpy.float32:
-        raise ValueError(
-            f"fit: precision={precision!r} keeps float32 master weights, but the model is "
-            f"{dtype}; call model.float() first (a half() model is for inference)"
-        )
-    if scaler is not None and distributed:
-        raise ValueError(
-            "fit: precision='fp16-mixed' is not supported with distributed training (a rank "
-            "that skips an overflowing step would leave the others waiting); use 'bf16-mixed'"
-        )
-    out = sys.stdout
-    dp = None
-    if distributed:
-        from ..distributed import FitHooks  # noqa: PLC0415  (mpi4py only when asked for)
-
-        dp = FitHooks(distributed)
-        verbose = verbose and dp.is_root
-
-    # --------------------------------------------------------------- start or resume
-    ckpt_path = resolve_checkpoint(resume, checkpoint_dir)
-    if ckpt_path is not None and checkpoint_dir is None:
-        checkpoint_dir = ckpt_path.parent
-    writes = checkpoint_dir and (dp is None or dp.is_root)
-    manager = CheckpointManager(checkpoint_dir, keep=keep_checkpoints) if writes else None
-    history = History()
-    start = 1
-    meta: dict[str, Any] | None = None
-    if ckpt_path is not None:
-        meta = load_checkpoint(ckpt_path, model, optimizer, scheduler)
-        history = History.from_dict(meta["history"])
-        start = int(meta["epoch"]) + 1
-        seed = int(meta["seed"])
-        if scaler is not None and meta.get("scaler"):
-            scaler.load_state_dict(meta["scaler"])
-        if verbose:
-            print(f"Resuming from {ckpt_path} (epoch {meta['epoch']} done)", file=out)
-    elif seed is None:
-        seed = int(backend.default_rng().integers(2**31 - 1))
-    else:
-        backend.manual_seed(int(numpy.random.SeedSequence([int(seed), 1]).generate_state(1)[0]))
-    if dp is not None:
-        seed = dp.agree_seed(seed)
+    epochs, loss_fn = _check_epochs(epochs), resolve_loss(loss)
+    if optimizer is None or isinstance(optimizer, str):
+        optimizer = make_optimizer(optimizer or "adam", model, lr)
+    early = EarlyStop(early_stopping, has_val=val is not None)  # callbacks.py
+    hooks = CallbackList(callbacks)  # callbacks.py: the user's (and the live view's)
+    mixed = TrainingPrecision(precision, model, distributed)  # precision.py
+    ranks = ranks_for(distributed)  # ranks.py: one process, or tinyconv.distributed
+    verbose = verbose and ranks.is_root
+    # resume: the checkpoint's weights, optimizer, scheduler, scaler, history and seed
+    checkpoints = Checkpoints(checkpoint_dir, resume, keep_checkpoints, write=ranks.is_root)
+    start = checkpoints.start(model, optimizer, scheduler, mixed, seed, verbose)
+    seed = ranks.agree_seed(start.seed)
     train_src = as_batches(train, batch_size, shuffle=True, seed=seed)
-    val_src = (
-        None
-        if val is None
-        else as_batches(val, batch_size, shuffle=False, seed=seed, where="fit(val)")
-    )
-    if meta is not None:
-        set_rng_state(meta["rng"])
-        set_loader_state(train_src, meta.get("loader"))
-    if dp is not None:
-        train_src, val_src, optimizer = dp.prepare(model, optimizer, train_src, val_src, start)
-    es = early_stopping if isinstance(early_stopping, EarlyStopping) else None
-    monitor = None
-    if es is not None:
-        monitor = es.monitor[4:] if es.monitor.startswith("val_") and val is None else es.monitor
-
-    def save(epoch: int) -> None:
-        if manager is None:
-            return
-        manager.save(
-            epoch,
-            model,
-            optimizer,
-            scheduler,
-            {
-                "epoch": epoch,
-                "seed": seed,
-                "history": history.to_dict(),
-                "rng": get_rng_state(),
-                "loader": loader_state(train_src),
-                "scaler": scaler.state_dict() if scaler is not None else None,
-            },
-        )
-
-    last_good = _snapshot(model)
-    best_weights: dict[str, Any] | None = None
-    if ckpt_path is None:
-        save(0)
-    _call(callbacks, "on_train_begin", {"epochs": epochs, "start_epoch": start})
-    epoch = start
+    val_src = None
+    if val is not None:
+        val_src = as_batches(val, batch_size, shuffle=False, seed=seed, where="fit(val)")
+    restore_streams(start, train_src)
+    train_src, val_src, optimizer = ranks.prepare(model, optimizer, train_src, val_src, start.epoch)
+    run = Run(model, train_src, val_src, optimizer, scheduler, loss_fn, mixed, ranks,
+              start.history, seed, epochs, verbose)  # fmt: skip
+    last_good = LastGood(model)  # divergence.py: the NaN stop
+    if start.state is None:
+        checkpoints.save(0, run)
+    hooks.call("on_train_begin", {"epochs": epochs, "start_epoch": start.epoch})
+    epoch = start.epoch
     try:
-        for epoch in range(start, epochs + 1):
-            t0 = time.perf_counter()
-            _call(callbacks, "on_epoch_begin", epoch, {})
-            logs, rate = _train_epoch(
-                model,
-                train_src,
-                optimizer,
-                loss_fn,
-                epoch,
-                epochs,
-                dtype,
-                device,
-                callbacks,
-                verbose,
-                amp_dtype,
-                scaler,
-            )
-            if dp is not None:
-                logs, rate = dp.end_epoch(model, logs, rate)
-            if val_src is not None:
-                with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                    res = (
-                        dp.evaluate(evaluate, model, val_src, loss=loss_fn)
-                        if dp
-                        else evaluate(model, val_src, loss=loss_fn)
-                    )
-                if not math.isfinite(res["loss"]):
-                    raise _Diverged(f"the validation loss became {res['loss']}", None)
-                logs["val_loss"], logs["val_acc"] = res["loss"], res["accuracy"]
-            if not _all_finite(model):
-                raise _Diverged("the weights became NaN or infinite", None)
-            logs["lr"] = current_lr(optimizer)
-            logs["time"] = time.perf_counter() - t0
-            history.append(epoch=epoch, **logs)
-            if scheduler is not None:
-                scheduler.step()
-            if verbose:
-                print(_fmt_epoch(epoch, epochs, logs, rate), file=out, flush=True)
-            last_good = _snapshot(model)
-            stop = None
-            if es is not None and monitor is not None:
-                best_i, wait = es.status(history.history.get(monitor, []))
-                if best_i == history.epochs - 1:
-                    best_weights = last_good
-                if wait >= es.patience:
-                    stop = (
-                        f"early stopping: {monitor} did not improve for {wait} epoch(s); "
-                        f"best {history.history[monitor][best_i]:.4f} at epoch {best_i + 1}"
-                    )
-                    history.stopped_reason = stop
-            save(epoch)
-            if manager is not None and best_weights is last_good:
-                manager.save_best(model)
-            try:
-                _call(callbacks, "on_epoch_end", epoch, dict(logs))
-            except StopTraining as e:
-                history.stopped_reason = str(e) or f"stopped by a callback after epoch {epoch}"
+        for epoch in range(start.epoch, epochs + 1):
+            started = time.perf_counter()
+            hooks.call("on_epoch_begin", epoch, {})
+            logs, rate = one_epoch(run, epoch, hooks)  # the training batches
+            logs.update(one_evaluation(run))  # the validation batches
+            last_good.check()
+            record(run, epoch, logs, rate, started)  # history, scheduler, the epoch's line
+            is_best = early.after_epoch(run.history, last_good.keep())
+            checkpoints.save(epoch, run, best=is_best)
+            stopped = hooks.on_epoch_end(epoch, logs, run.history)  # a StopTraining?
+            if stopped or early.stop(model, checkpoints, verbose):
                 break
-            if stop is not None:
-                if es is not None and es.restore_best:
-                    best = best_weights or (manager.load_best() if manager else None)
-                    if best is not None:
-                        model.load_state_dict(best)
-                if verbose:
-                    print(stop, file=out)
-                break
-    except _Diverged as d:
-        model.load_state_dict(last_good)
-        where = f"batch {d.batch + 1} of epoch {epoch}" if d.batch is not None else f"epoch {epoch}"
-        good = manager.latest() if manager is not None else None
-        keep = (
-            f"; the last good checkpoint is {good}"
-            if good is not None
-            else "; the model keeps the weights of the last completed epoch"
-        )
-        msg = (
-            f"training diverged: {d.what} at {where} (lr={current_lr(optimizer)}); "
-            f"stopped{keep}. Try a smaller learning rate."
-        )
-        history.diverged, history.stopped_reason = True, msg
-        raise TrainingDiverged(msg, history, epoch, d.batch, good) from None
+    except Diverged as d:
+        lr_now, good = current_lr(run.optimizer), checkpoints.latest()
+        raise last_good.stop(d, epoch, run.history, lr_now, good) from None
     except StopTraining as e:
-        history.stopped_reason = str(e) or f"stopped by a callback in epoch {epoch}"
-    _call(callbacks, "on_train_end", {"history": history})
-    return history
+        run.history.stopped_reason = str(e) or f"stopped by a callback in epoch {epoch}"
+    hooks.call("on_train_end", {"history": run.history})
+    return run.history
 
 
-def _train_epoch(
-    model: Any,
-    train: Any,
-    optimizer: Any,
-    loss_fn: Callable[..., Tensor],
-    epoch: int,
-    epochs: int,
-    dtype: Any,
-    device: str,
-    callbacks: list[Any],
-    verbose: bool,
-    amp_dtype: Any = None,
-    scaler: GradScaler | None = None,
-) -> tuple[dict[str, Any], float]:
-    """One pass over ``train``; returns the epoch's mean loss and accuracy, and images/s.
+# ------------------------------------------------------------------------- the steps
+def restore_streams(start: StartPoint, train: Any) -> None:
+    """Resume: the global generator (dropout) and the loader where the checkpoint left them."""
+    if start.state is not None:
+        set_rng_state(start.state["rng"])
+        set_loader_state(train, start.state.get("loader"))
 
-    With a ``scaler`` (fp16-mixed) a non-finite loss is not divergence by itself: its step is
-    skipped and the scale halved; only ``MAX_SKIPPED_STEPS`` skipped steps in a row stop the
-    run. Skipped batches count in the accuracy but not in the mean loss.
+
+def one_epoch(run: Run, epoch: int, hooks: CallbackList) -> tuple[dict[str, Any], float]:
+    """One pass over the training batches; the epoch's mean loss and accuracy, and images/s
+    (both combined over the ranks).
+
+    With fp16-mixed a non-finite loss is not divergence by itself (see ``precision.py``): its
+    step is skipped; skipped batches count in the accuracy but not in the mean loss.
     """
-    if hasattr(train, "set_epoch"):
-        train.set_epoch(epoch - 1)  # loaders count epochs from 0
-    model.train()
-    bar = ProgressBar(num_batches(train), f"Epoch {epoch}/{epochs}", enabled=verbose)
-    loss_sum, seen, correct, counted = 0.0, 0, 0, 0
-    total, skipped_in_a_row = 0, 0
+    if hasattr(run.train, "set_epoch"):
+        run.train.set_epoch(epoch - 1)  # loaders count epochs from 0
+    run.model.train()
+    dtype, device = model_placement(run.model)
+    bar = ProgressBar(num_batches(run.train), f"Epoch {epoch}/{run.epochs}", enabled=run.verbose)
+    loss_sum, seen, correct, counted, total = 0.0, 0, 0, 0, 0
     # Overflow on the way to a NaN is reported once, by the NaN check, not as NumPy warnings.
     with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"):
         try:
-            for b, (x, y) in enumerate(train):
+            for b, (x, y) in enumerate(run.train):
                 xt, yt = to_tensors(x, y, dtype, device)
-                with autocast(amp_dtype, enabled=amp_dtype is not None):
-                    output = model(xt)
-                    loss = loss_fn(output, yt)
+                with run.precision.autocast():
+                    output = run.model(xt)
+                    loss = run.loss_fn(output, yt)
                 value = float(loss.item())
-                if not math.isfinite(value) and scaler is None:
-                    raise _Diverged(f"the loss became {value}", b)
-                optimizer.zero_grad()
-                if scaler is None:
-                    loss.backward()
-                    optimizer.step()
-                else:
-                    scaler.scale(loss).backward()
-                    scaler.step(optimizer)
-                    scaler.update()
-                    skipped_in_a_row = skipped_in_a_row + 1 if scaler.last_step_skipped else 0
-                    if skipped_in_a_row >= MAX_SKIPPED_STEPS:
-                        raise _Diverged(
-                            f"{skipped_in_a_row} steps in a row had inf/NaN gradients (loss "
-                            f"{value}, loss scale now {scaler.get_scale():g})",
-                            b,
-                        )
+                run.precision.step(loss, value, run.optimizer, b)
                 n = len(xt)
                 if math.isfinite(value):
-                    loss_sum += value * n
-                    seen += n
+                    loss_sum, seen = loss_sum + value * n, seen + n
                 total += n
                 c = count_correct(output.data, yt.data)
                 if c is not None:
                     correct, counted = correct + c, counted + n
-                acc = correct / counted if counted else None
-                bar.update(n, loss_sum / max(seen, 1), acc)
-                info = {"loss": value, "batch_size": n, "epoch": epoch}
-                _call(callbacks, "on_batch_end", b, info)
+                bar.update(n, loss_sum / max(seen, 1), correct / counted if counted else None)
+                hooks.call("on_batch_end", b, {"loss": value, "batch_size": n, "epoch": epoch})
         finally:
             bar.close()
     if total == 0:
         raise ValueError("fit: the training data gave no batches")
     if seen == 0:
-        raise _Diverged("every batch of the epoch had a non-finite loss", None)
-    return {"loss": loss_sum / seen, "acc": correct / counted if counted else None}, bar.rate
+        raise Diverged("every batch of the epoch had a non-finite loss", None)
+    logs = {"loss": loss_sum / seen, "acc": correct / counted if counted else None}
+    return run.ranks.end_epoch(run.model, logs, bar.rate)
+
+
+def one_evaluation(run: Run) -> dict[str, Any]:
+    """``val_loss`` and ``val_acc`` on the validation batches (none without them)."""
+    if run.val is None:
+        return {}
+    with numpy.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        res = run.ranks.evaluate(evaluate, run.model, run.val, loss=run.loss_fn)
+    if not math.isfinite(res["loss"]):
+        raise Diverged(f"the validation loss became {res['loss']}", None)
+    return {"val_loss": res["loss"], "val_acc": res["accuracy"]}
+
+
+def record(run: Run, epoch: int, logs: dict[str, Any], rate: float, started: float) -> None:
+    """Append the epoch to the history, step the scheduler, print the epoch's line."""
+    logs["lr"] = current_lr(run.optimizer)
+    logs["time"] = time.perf_counter() - started
+    run.history.append(epoch=epoch, **logs)
+    if run.scheduler is not None:
+        run.scheduler.step()
+    if run.verbose:
+        print(_fmt_epoch(epoch, run.epochs, logs, rate), flush=True)
+
+
+def _fmt_epoch(epoch: int, epochs: int, logs: dict[str, Any], rate: float) -> str:
+    parts = [f"Epoch {epoch}/{epochs}", f"loss {logs['loss']:.4f}"]
+    if logs.get("acc") is not None:
+        parts.append(f"acc {100 * logs['acc']:.2f}%")
+    if "val_loss" in logs:
+        parts.append(f"val_loss {logs['val_loss']:.4f}")
+        if logs.get("val_acc") is not None:
+            parts.append(f"val_acc {100 * logs['val_acc']:.2f}%")
+    parts.append(f"{rate:,.0f} img/s")
+    parts.append(f"{logs['time']:.1f}s")
+    return " - ".join(parts)
