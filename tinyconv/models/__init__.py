@@ -5,9 +5,10 @@
     models.list_models()                                # every name get() accepts
 
 Every model takes ``num_classes`` and ``in_channels``. The ImageNet models (alexnet, vgg*,
-googlenet, resnet18/34/50) use the same state-dict names as torchvision, so its weights load
-with ``load_torch_state_dict`` (after ``tools/pth_to_safetensors.py`` turned the ``.pth`` into
-safetensors). ``convolutionize`` turns a model's Flatten + Linear head into convolutions (FCN).
+googlenet, resnet18/34/50, mobilenet_v2/v3) use the same state-dict names as torchvision, so
+its weights load with ``load_torch_state_dict`` (after ``tools/pth_to_safetensors.py`` turned
+the ``.pth`` into safetensors). ``convolutionize`` turns a model's Flatten + Linear head into
+convolutions (FCN).
 
 =================  ==========================================================
 simple_convnet     the from-scratch book's SimpleConvNet (MNIST)
@@ -22,6 +23,8 @@ vgg11 ... vgg19    VGG 11/13/16/19, and ``_bn`` variants with BatchNorm
 googlenet          torchvision's GoogLeNet (Inception v1), ``aux_logits`` flag
 resnet18/34/50     torchvision's ResNets (v1.5 bottleneck)
 resnet20/32/56     He et al.'s CIFAR ResNets (option-A shortcuts)
+mobilenet_v2       torchvision's MobileNetV2 (inverted residuals, ReLU6)
+mobilenet_v3_*     torchvision's MobileNetV3 large / small (SE, hardswish)
 fcn                FCN-16s-style segmentation from a trained classifier
 unet               a small U-Net (segmentation)
 centernet          a small CenterNet (one-stage detection, "objects as points")
@@ -59,6 +62,9 @@ from .generative import (
 from .googlenet import BasicConv2d, GoogLeNet, Inception, InceptionAux, MaxPool2dCeil, googlenet
 from .keras_cnn import Cifar10CNN, MnistCNN, cifar10_cnn, mnist_cnn
 from .lenet import LeNet5, lenet5, lenet5_modern
+from .mobile_blocks import Conv2dNormActivation, SqueezeExcitation
+from .mobilenet_v2 import InvertedResidual, MobileNetV2, mobilenet_v2
+from .mobilenet_v3 import InvertedResidualV3, MobileNetV3, mobilenet_v3_large, mobilenet_v3_small
 from .resnet import (
     BasicBlock,
     Bottleneck,
@@ -93,6 +99,7 @@ __all__ = [
     "Bottleneck",
     "CenterNet",
     "Cifar10CNN",
+    "Conv2dNormActivation",
     "ConvAutoencoder",
     "ConvVAE",
     "DCGANDiscriminator",
@@ -102,12 +109,17 @@ __all__ = [
     "GoogLeNet",
     "Inception",
     "InceptionAux",
+    "InvertedResidual",
+    "InvertedResidualV3",
     "LeNet5",
     "MaxPool2dCeil",
     "MnistCNN",
+    "MobileNetV2",
+    "MobileNetV3",
     "ResNet",
     "ShortcutA",
     "SimpleConvNet",
+    "SqueezeExcitation",
     "UNet",
     "VGG",
     "alexnet",
@@ -134,6 +146,9 @@ __all__ = [
     "list_models",
     "load_torch_state_dict",
     "mnist_cnn",
+    "mobilenet_v2",
+    "mobilenet_v3_large",
+    "mobilenet_v3_small",
     "register_model",
     "resnet18",
     "resnet20",
