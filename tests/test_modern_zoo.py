@@ -23,6 +23,8 @@ TORCHVISION = {
     "mobilenet_v2": (3_504_872, 314),
     "mobilenet_v3_small": (2_542_856, 244),
     "mobilenet_v3_large": (5_483_032, 312),
+    "efficientnet_b0": (5_288_548, 360),
+    "shufflenet_v2_x1_0": (2_278_604, 338),
 }
 # Smallest input each model takes without a map dropping below 1x1 (all stride 32 here).
 SMALL = {name: 32 for name in TORCHVISION}
