@@ -20,6 +20,19 @@ def test_linear_vs_torch(shape, bias):
     check_vs_torch(F.linear, torch.nn.functional.linear, inputs)
 
 
+def test_linear_on_a_permuted_4d_input_vs_torch():
+    # ConvNeXt's blocks: (N, C, H, W) permuted to channels-last, then Linear over C.
+    def tc(x, w, b):
+        return F.linear(x.permute(0, 2, 3, 1), w, b)
+
+    def pt(x, w, b):
+        return torch.nn.functional.linear(x.permute(0, 2, 3, 1), w, b)
+
+    inputs = [rng.standard_normal((2, 6, 5, 3)), rng.standard_normal((4, 6)), rng.standard_normal(4)]
+    check_vs_torch(tc, pt, inputs)
+    gradcheck(tc, inputs)
+
+
 def test_linear_gradcheck():
     gradcheck(F.linear, [rng.standard_normal((3, 4)), rng.standard_normal((2, 4)), rng.standard_normal(2)])
 
