@@ -12,7 +12,7 @@ flow through it and its initializers are its parameters, under their ONNX names.
 
 from .export import export, to_onnx
 from .graph import OnnxModel, OnnxNode
-from .read import OnnxFileError, load
+from .read import OnnxFileError, from_proto, load
 from .run_ops import SUPPORTED
 
-__all__ = ["SUPPORTED", "OnnxFileError", "OnnxModel", "OnnxNode", "export", "load", "to_onnx"]
+__all__ = ["SUPPORTED", "OnnxFileError", "OnnxModel", "OnnxNode", "export", "from_proto", "load", "to_onnx"]

@@ -95,8 +95,9 @@ NODE_CLASSES: dict[str, type[OnnxNode]] = {
 class OnnxModel(Module):
     """The graph ``graph`` (see ``read.describe``) as a tinyconv Module.
 
-    ``forward(x)`` returns the graph's output, or a tuple when it has several. ``input_shape``
-    is the graph's (C, H, W) when its input declares them.
+    ``forward(x)`` returns the graph's output, or a tuple when it has several (a graph with
+    several inputs takes them in order: ``forward(x, y)``). ``input_shape`` is the graph's
+    (C, H, W) when its one input declares them.
     """
 
     def __init__(self, graph: dict[str, Any]) -> None:
@@ -121,17 +122,23 @@ class OnnxModel(Module):
             label = _module_name(node["name"], node["op"], i, used)
             used.add(label)
             self.add_module(label, child)
-        shape = graph["inputs"][0]["shape"] if graph["inputs"] else []
+        shape = graph["inputs"][0]["shape"] if len(graph["inputs"]) == 1 else []
         if len(shape) > 1 and all(isinstance(d, int) and d > 0 for d in shape[1:]):
             self.input_shape = tuple(shape[1:])
         props = graph.get("properties", {})
         self.metadata = dict(props)
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, *xs: Any) -> Any:
+        names = [i["name"] for i in self.graph["inputs"]]
+        if len(xs) != len(names):
+            raise ValueError(
+                f"OnnxModel: the graph takes {len(names)} input(s) ({', '.join(names)}), "
+                f"got {len(xs)}"
+            )
         env: dict[str, Any] = {}
         env.update(self._parameters)
         env.update(self._buffers)
-        env[self.graph["inputs"][0]["name"]] = x
+        env.update(zip(names, xs, strict=True))
         for child in self._modules.values():
             node = child.node
             try:

@@ -83,19 +83,9 @@ def load(path: str | os.PathLike[str], *, check_run: bool = True) -> OnnxModel:
             load_external_data_for_tensor(t, str(p.parent))
             t.data_location = onnx.TensorProto.DEFAULT
             del t.external_data[:]
-    try:
-        onnx.checker.check_model(proto)
-    except Exception as e:
-        raise OnnxFileError(f"{where}: onnx.checker rejects the model: {e}") from e
-    graph = describe(proto, where)
-    model = OnnxModel(graph)
-    from onnx import numpy_helper  # noqa: PLC0415
-
-    arrays = {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
-    own = model.state_dict()
-    for name, arr in arrays.items():
-        own[name].data = numpy.array(arr, copy=True)
-    shape = graph["inputs"][0]["shape"] if graph["inputs"] else None
+    model = from_proto(proto, where)
+    graph = model.graph
+    shape = graph["inputs"][0]["shape"] if len(graph["inputs"]) == 1 else None
     if check_run and shape and all(isinstance(d, int) and d > 0 for d in shape[1:]):
         if math.prod(shape[1:]) <= 2**26:
             x = Tensor(numpy.zeros((1, *shape[1:]), dtype=graph["inputs"][0]["dtype"]))
@@ -110,6 +100,26 @@ def load(path: str | os.PathLike[str], *, check_run: bool = True) -> OnnxModel:
                 ) from e
             finally:
                 model.train(was)
+    return model
+
+
+def from_proto(proto: Any, where: str = "<ModelProto>") -> OnnxModel:
+    """The ``OnnxModel`` of a parsed ``onnx.ModelProto`` whose tensors are in memory.
+
+    Raises:
+        OnnxFileError: the checker rejects it, or an op is not supported.
+    """
+    onnx = require_onnx("tinyconv.onnx.load")
+    from onnx import numpy_helper  # noqa: PLC0415
+
+    try:
+        onnx.checker.check_model(proto)
+    except Exception as e:
+        raise OnnxFileError(f"{where}: onnx.checker rejects the model: {e}") from e
+    model = OnnxModel(describe(proto, where))
+    own = model.state_dict()
+    for t in proto.graph.initializer:
+        own[t.name].data = numpy.array(numpy_helper.to_array(t), copy=True)
     return model
 
 
@@ -233,14 +243,15 @@ def describe(proto: Any, where: str) -> dict[str, Any]:
     for v in g.input:
         if v.name in inits:
             continue  # old exporters list initializers as inputs too
+        if not v.type.HasField("tensor_type"):
+            raise OnnxFileError(
+                f"{where}: input {v.name!r} is not a tensor (sequence, map and optional inputs "
+                "are not supported)"
+            )
         tt = v.type.tensor_type
         shape = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
         dtype = helper.tensor_dtype_to_np_dtype(tt.elem_type) if tt.elem_type else numpy.float32
         inputs.append({"name": v.name, "shape": shape, "dtype": str(numpy.dtype(dtype))})
-    if len(inputs) != 1:
-        raise OnnxFileError(
-            f"{where}: tinyconv runs graphs with one input, this one has {len(inputs)}"
-        )
     props = {p.key: p.value for p in proto.metadata_props}
     return {
         "opset": int(opset),

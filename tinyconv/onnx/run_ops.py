@@ -205,7 +205,18 @@ def _conv(v: list[Any], a: dict[str, Any], ctx: Ctx) -> Tensor:
 def _conv_transpose(v: list[Any], a: dict[str, Any], ctx: Ctx) -> Tensor:
     x, W = v[0], v[1]
     b = v[2] if len(v) > 2 else None
-    _rank_check(x, (4,), ctx)
+    _rank_check(x, (3, 4), ctx)
+    if x.ndim == 3:  # 1-D: one row high
+        W4 = basic.Reshape.apply(W, shape=(*W.shape[:2], 1, W.shape[2]))
+        a1 = dict(a)
+        for key, fill in (("kernel_shape", 1), ("strides", 1), ("dilations", 1),
+                          ("output_padding", 0), ("output_shape", 1)):  # fmt: skip
+            if key in a:
+                a1[key] = [fill, *a[key]]
+        if "pads" in a:
+            a1["pads"] = [0, a["pads"][0], 0, a["pads"][1]]
+        x4, _ = _to2d(x)
+        return _from2d(_conv_transpose([x4, W4, *v[2:]], a1, ctx), True)
     group = int(a.get("group", 1))
     if W.shape[0] != x.shape[1]:
         raise ctx.error(f"weight {W.shape} needs {W.shape[0]} input channels, got {x.shape}")
@@ -217,20 +228,20 @@ def _conv_transpose(v: list[Any], a: dict[str, Any], ctx: Ctx) -> Tensor:
         (n - 1) * s + d * (f - 1) + 1
         for n, s, d, f in zip(x.shape[2:], stride, dil, k, strict=True)
     ]
-    if "output_shape" in a:
-        want = list(a["output_shape"])[-2:]
-        total = [fu + op_ - w for fu, op_, w in zip(full, out_pad, want, strict=True)]
-        auto = a.get("auto_pad", "NOTSET")
+    auto = a.get("auto_pad", "NOTSET")
+    if "output_shape" in a or auto in ("SAME_UPPER", "SAME_LOWER"):
+        if "output_shape" in a:
+            want = list(a["output_shape"])[-2:]
+        else:
+            want = [n * s for n, s in zip(x.shape[2:], stride, strict=True)]
         pads = [0] * 4
         for i in range(2):
-            small, big = total[i] // 2, total[i] - total[i] // 2
-            pads[i], pads[i + 2] = (big, small) if auto == "SAME_LOWER" else (small, big)
-    elif a.get("auto_pad", "NOTSET") in ("SAME_UPPER", "SAME_LOWER"):
-        pads = [0] * 4
-        for i in range(2):
-            total = full[i] + out_pad[i] - x.shape[2 + i] * stride[i]
+            total = full[i] + out_pad[i] - want[i]
+            if total < 0:  # a larger output: the extra rows at the end, as output_padding
+                out_pad[i] -= total
+                total = 0
             small, big = total // 2, total - total // 2
-            pads[i], pads[i + 2] = (big, small) if a["auto_pad"] == "SAME_UPPER" else (small, big)
+            pads[i], pads[i + 2] = (big, small) if auto == "SAME_LOWER" else (small, big)
     else:
         pads = list(a.get("pads", [0, 0, 0, 0]))
     if (
@@ -334,6 +345,11 @@ def _pool_geometry(x: Tensor, a: dict[str, Any], ctx: Ctx) -> tuple[Any, ...]:
 @op("MaxPool")
 def _max_pool(v: list[Any], a: dict[str, Any], ctx: Ctx) -> Any:
     x = v[0]
+    if _shape_only(x):  # integer images: pooled as float64 (exact for them), cast back
+        y = _max_pool([Tensor(_host(x).astype(numpy.float64)), *v[1:]], a, ctx)
+        ys = y if isinstance(y, tuple) else (y,)
+        back = (_host(ys[0]).astype(_host(x).dtype), *ys[1:])
+        return back if isinstance(y, tuple) else back[0]
     k, s, pb, pe, out, d = _pool_geometry(x, a, ctx)
     x2, was = _to2d(x)
     sink: list | None = [] if ctx.want_indices else None
@@ -390,6 +406,14 @@ def _batch_norm(v: list[Any], a: dict[str, Any], ctx: Ctx) -> Any:
                 f"{name} has shape {tuple(t.shape)}, the input {x.shape} has {C} channels"
             )
     train = ctx.training or bool(int(a.get("training_mode", 0)))
+    if ctx.want_indices and train:  # running mean and var as outputs: ONNX's update rule
+        m = float(a.get("momentum", 0.9))
+        axes = (0, *range(2, x.ndim))
+        xs = _host(x)
+        mean_out = _host(mean) * m + xs.mean(axis=axes) * (1 - m)
+        var_out = _host(var) * m + xs.var(axis=axes) * (1 - m)
+        y = batch_norm(x, None, None, scale, bias, training=True, eps=float(a.get("epsilon", 1e-5)))
+        return y, _tensor(mean_out.astype(xs.dtype), x), _tensor(var_out.astype(xs.dtype), x)
     y = batch_norm(
         x, mean, var, scale, bias, training=train and x.shape[0] * math.prod(x.shape[2:]) > 1,
         momentum=1.0 - float(a.get("momentum", 0.9)), eps=float(a.get("epsilon", 1e-5)),
@@ -485,12 +509,20 @@ def _binary(fn: Any, np_fn: Callable[[Any, Any], Any]) -> Op:
 OPS["Add"] = _binary(basic.Add, numpy.add)
 OPS["Sub"] = _binary(basic.Sub, numpy.subtract)
 OPS["Mul"] = _binary(basic.Mul, numpy.multiply)
-OPS["Div"] = _binary(basic.Div, lambda p, q: p // q if p.dtype.kind in "iu" else p / q)
+def _np_div(p: numpy.ndarray, q: numpy.ndarray) -> numpy.ndarray:
+    if p.dtype.kind in "iu" and q.dtype.kind in "iu":  # ONNX integer division truncates
+        return (numpy.sign(p) * numpy.sign(q) * (numpy.abs(p) // numpy.abs(q))).astype(p.dtype)
+    return p / q
+
+
+OPS["Div"] = _binary(basic.Div, _np_div)
 
 
 @op("Pow")
 def _pow(v: list[Any], a: dict[str, Any], ctx: Ctx) -> Tensor:
     x, e = v
+    if _shape_only(x):  # an integer base: NumPy, in the base's type
+        return numpy.power(_host(x).astype(numpy.float64), _host(e)).astype(_host(x).dtype)
     if not isinstance(e, Tensor) or not e.requires_grad:
         ev = _host(e)
         if ev.size == 1:
@@ -511,6 +543,23 @@ def _reduce(kind: str) -> Op:
                 return x
             axes = list(range(x.ndim))
         dims = tuple(sorted(_axis(i, x.ndim, ctx) for i in axes))
+        if _shape_only(x) or any(x.shape[d] == 0 for d in dims):  # NumPy; empty sets
+            arr = _host(x)
+            shape = tuple(1 if i in dims else n for i, n in enumerate(arr.shape))
+            if not keep:
+                shape = tuple(n for i, n in enumerate(arr.shape) if i not in dims)
+            if arr.size == 0 or any(arr.shape[d] == 0 for d in dims):
+                empty = {"sum": 0, "mean": math.nan, "max": -math.inf, "min": math.inf}[kind]
+                if arr.dtype == bool and kind in ("max", "min"):
+                    empty = kind == "min"
+                elif arr.dtype.kind in "iu" and kind in ("max", "min"):
+                    info = numpy.iinfo(arr.dtype)
+                    empty = info.min if kind == "max" else info.max
+                out = numpy.full(shape, empty, dtype=arr.dtype)
+            else:
+                fn = {"sum": numpy.sum, "mean": numpy.mean, "max": numpy.max, "min": numpy.min}[kind]
+                out = fn(arr, axis=dims, keepdims=keep).astype(arr.dtype)
+            return out if _shape_only(x) else _tensor(out, x)
         if kind == "sum":
             return basic.Sum.apply(x, dim=dims, keepdim=keep)
         if kind == "mean":
@@ -699,11 +748,18 @@ def _pad(v: list[Any], a: dict[str, Any], ctx: Ctx) -> Tensor:
     return Pad.apply(x, pads=per, value=value)
 
 
+_CAST_TYPES = {1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 16}  # float .. uint64, bool, f16, bf16
+
+
 @op("Cast")
 def _cast(v: list[Any], a: dict[str, Any], ctx: Ctx) -> Any:
-    from onnx import helper  # noqa: PLC0415
+    from onnx import TensorProto, helper  # noqa: PLC0415
 
-    dtype = numpy.dtype(helper.tensor_dtype_to_np_dtype(int(a["to"])))
+    to = int(a["to"])
+    if to not in _CAST_TYPES:
+        name = TensorProto.DataType.Name(to) if to in TensorProto.DataType.values() else str(to)
+        raise ctx.error(f"Cast to {name} is not supported (float, integer and bool types are)")
+    dtype = numpy.dtype(helper.tensor_dtype_to_np_dtype(to))
     x = v[0]
     if _shape_only(x) or dtype.kind not in "f":
         return _host(x).astype(dtype)
@@ -715,8 +771,14 @@ def _dropout(v: list[Any], a: dict[str, Any], ctx: Ctx) -> Any:
     x = v[0]
     ratio = _floats(v[1])[0] if len(v) > 1 and v[1] is not None else float(a.get("ratio", 0.5))
     train = len(v) > 2 and v[2] is not None and bool(_host(v[2]).reshape(-1)[0])
-    y = dropout(x, ratio, training=(ctx.training or train) and ratio > 0) if ratio > 0 else x
-    return y, numpy.ones(x.shape, dtype=bool)
+    if not (ctx.training or train) or ratio == 0:
+        return x, numpy.ones(x.shape, dtype=bool)
+    if "seed" in a:  # a seeded node draws its mask from that seed: keep u >= ratio
+        keep = numpy.random.RandomState(int(a["seed"])).uniform(0.0, 1.0, x.shape) >= ratio
+        scale = keep.astype(x.dtype) / x.dtype.type(1 - ratio)
+        return basic.Mul.apply(x, _tensor(scale, x)), keep
+    keep_t = dropout(Tensor(numpy.ones(x.shape, x.dtype)), ratio, training=True)
+    return basic.Mul.apply(x, keep_t), _host(keep_t) != 0
 
 
 SUPPORTED = frozenset(OPS)
