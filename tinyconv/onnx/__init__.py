@@ -15,4 +15,13 @@ from .graph import OnnxModel, OnnxNode
 from .read import OnnxFileError, from_proto, load
 from .run_ops import SUPPORTED
 
-__all__ = ["SUPPORTED", "OnnxFileError", "OnnxModel", "OnnxNode", "export", "from_proto", "load", "to_onnx"]
+__all__ = [
+    "SUPPORTED",
+    "OnnxFileError",
+    "OnnxModel",
+    "OnnxNode",
+    "export",
+    "from_proto",
+    "load",
+    "to_onnx",
+]

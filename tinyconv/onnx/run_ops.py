@@ -509,6 +509,8 @@ def _binary(fn: Any, np_fn: Callable[[Any, Any], Any]) -> Op:
 OPS["Add"] = _binary(basic.Add, numpy.add)
 OPS["Sub"] = _binary(basic.Sub, numpy.subtract)
 OPS["Mul"] = _binary(basic.Mul, numpy.multiply)
+
+
 def _np_div(p: numpy.ndarray, q: numpy.ndarray) -> numpy.ndarray:
     if p.dtype.kind in "iu" and q.dtype.kind in "iu":  # ONNX integer division truncates
         return (numpy.sign(p) * numpy.sign(q) * (numpy.abs(p) // numpy.abs(q))).astype(p.dtype)
@@ -557,7 +559,9 @@ def _reduce(kind: str) -> Op:
                     empty = info.min if kind == "max" else info.max
                 out = numpy.full(shape, empty, dtype=arr.dtype)
             else:
-                fn = {"sum": numpy.sum, "mean": numpy.mean, "max": numpy.max, "min": numpy.min}[kind]
+                fn = {"sum": numpy.sum, "mean": numpy.mean, "max": numpy.max, "min": numpy.min}[
+                    kind
+                ]
                 out = fn(arr, axis=dims, keepdims=keep).astype(arr.dtype)
             return out if _shape_only(x) else _tensor(out, x)
         if kind == "sum":
