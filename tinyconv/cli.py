@@ -80,7 +80,25 @@ def _shape(text: str) -> tuple[int, ...]:
         dims = ()
     if len(dims) != 3 or min(dims) < 1:
         raise argparse.ArgumentTypeError(f"expected C,H,W such as 1,28,28, got {text!r}")
+    problem = _shape_problem(dims)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{text}: {problem}")
     return dims
+
+
+MAX_SIDE, MAX_CHANNELS = 4096, 64
+
+
+def _shape_problem(dims: tuple[int, ...]) -> str:
+    """Why an input shape C,H,W is refused ("" when it is fine): a 15000x15000 image would
+    need gigabytes for its first feature maps."""
+    C, H, W = dims
+    if C > MAX_CHANNELS or max(H, W) > MAX_SIDE:
+        return (
+            f"images of at most {MAX_CHANNELS} channels and {MAX_SIDE}x{MAX_SIDE} pixels, "
+            f"got {C} channels of {H}x{W}"
+        )
+    return ""
 
 
 # --------------------------------------------------------------------------- the parser
@@ -321,7 +339,31 @@ def _input_shape(
     shape = given or meta.get("input_shape") or getattr(model, "input_shape", None)
     if shape is None:
         raise UserError("the model file does not say its input shape: pass --input-shape C,H,W")
+    if (
+        not isinstance(shape, (list, tuple))
+        or len(shape) != 3
+        or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)
+    ):
+        raise UserError(f"the model's input_shape {shape!r} is not C,H,W of positive integers")
+    problem = _shape_problem(tuple(shape))
+    if problem:
+        raise UserError(f"input shape {tuple(shape)}: {problem}")
     return tuple(int(s) for s in shape)
+
+
+def _class_names(meta: dict[str, Any], outputs: int, path: str) -> list[str]:
+    """The model file's class names, one for each of the model's ``outputs``."""
+    classes = meta.get("classes")
+    if not classes:
+        return [str(i) for i in range(outputs)]
+    if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+        raise UserError(f"{path}: the metadata's classes must be a list of names")
+    if len(classes) != outputs:
+        raise UserError(
+            f"{path}: the metadata names {len(classes)} classes but the model has {outputs} "
+            "outputs (expected one name per output)"
+        )
+    return classes
 
 
 # ------------------------------------------------------------------------------ train
@@ -569,7 +611,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     logits -= logits.max(axis=1, keepdims=True)
     probs = numpy.exp(logits)
     probs /= probs.sum(axis=1, keepdims=True)
-    classes = meta.get("classes") or [str(i) for i in range(probs.shape[1])]
+    classes = _class_names(meta, probs.shape[1], args.model_file)
     k = min(args.top_k, probs.shape[1])
     for path, p in zip(args.images, probs, strict=True):
         top = numpy.argsort(-p, kind="stable")[:k]

@@ -27,6 +27,7 @@ from .server import (
     make_server,
     parse_address,
     start_in_thread,
+    stop_on_ctrl_c,
 )
 
 
@@ -73,6 +74,7 @@ class LiveSession:
             )
         if not wait:
             return
+        stop_on_ctrl_c()
         print(f"Training done; serving the model at {self.url}  (Ctrl-C to stop)", flush=True)
         try:
             while self.thread.is_alive():
@@ -109,6 +111,7 @@ def start_live_training(
         LiveSession: pass ``session.fit_kwargs`` to ``fit``; call ``finish`` after saving.
     """
     host, port = parse_address(address)
+    stop_on_ctrl_c()  # Ctrl-C ends the run even where SIGINT was inherited as ignored
     hub = EventHub()
     playground = Playground(
         serving_copy(model), input_shape, classes, mean, std, source="live training"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import sys
 import threading
@@ -382,8 +383,25 @@ def parse_address(text: str) -> tuple[str, int]:
     return host, number
 
 
+def stop_on_ctrl_c() -> None:
+    """Make SIGINT (Ctrl-C, ``kill -INT``) raise KeyboardInterrupt, even if it was ignored.
+
+    A process started in the background by a non-interactive shell (``cmd &`` in a script, a
+    test runner launched that way) inherits SIGINT set to "ignore", and Python then installs
+    no handler: a server that says "Ctrl-C to stop" would never stop on it. The servers call
+    this before they wait; it does nothing outside the main thread.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, signal.SIG_DFL, None):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def serve_until_interrupted(server: PlaygroundServer) -> None:
     """``serve_forever`` until Ctrl-C, then close the server."""
+    stop_on_ctrl_c()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
