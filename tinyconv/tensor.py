@@ -176,6 +176,11 @@ def autocast_inputs(policy: str, inputs: tuple[Any, ...]) -> tuple[Any, ...]:
 NUMERIC_KINDS = "biufc"  # bool, signed and unsigned int, float, complex
 
 
+def _numeric(dtype: Any) -> bool:
+    """Numbers: bool, ints, floats (bfloat16 from ml_dtypes included), complex."""
+    return dtype.kind in NUMERIC_KINDS or is_floating(dtype)
+
+
 def _describe(data: Any) -> str:
     """``data``'s type, with its first element's for a list or tuple: "list of str"."""
     if isinstance(data, (list, tuple)) and data:
@@ -192,7 +197,7 @@ def _as_array(data: Any, dtype: Any = None) -> Any:
     xp = get_array_module(data)
     if xp is numpy and not isinstance(data, numpy.ndarray):
         arr = numpy.asarray(data)
-        if arr.dtype.kind not in NUMERIC_KINDS:
+        if not _numeric(arr.dtype):
             raise TypeError(
                 f"tensor: expected numbers (an array, a scalar or nested lists of numbers), "
                 f"got {_describe(data)}"
@@ -200,7 +205,7 @@ def _as_array(data: Any, dtype: Any = None) -> Any:
         if dtype is None and arr.dtype.kind == "f" and not isinstance(data, numpy.generic):
             dtype = resolve_dtype(None)  # Python floats are float64; tinyconv's default is float32
         return arr.astype(dtype, copy=False) if dtype is not None else arr
-    if getattr(data, "dtype", None) is not None and data.dtype.kind not in NUMERIC_KINDS:
+    if getattr(data, "dtype", None) is not None and not _numeric(data.dtype):
         raise TypeError(f"tensor: expected a numeric array, got dtype {data.dtype}")
     return data.astype(dtype, copy=False) if dtype is not None else data
 
