@@ -25,6 +25,8 @@ from typing import Any, NoReturn
 
 import numpy
 
+from .errors import naming_file
+
 # Default epochs of `tinyconv train`, chosen so that a run takes about two minutes or less
 # on 2 CPU cores with the default model (SimpleConvNet, batch 100). Measured on a shared,
 # busy 2-core machine: full MNIST, 1 epoch: 2 min 18 s wall (87 s of CPU), 97.2 % test
@@ -215,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .viz.cli import add_viz_parser  # noqa: PLC0415  (matplotlib stays unimported here)
 
     add_viz_parser(sub)
+    from .models.pth import add_convert_parser  # noqa: PLC0415
+
+    add_convert_parser(sub)
     from .serve.server import add_serve_parser  # noqa: PLC0415
 
     add_serve_parser(sub, train_live=_train_live)
@@ -351,6 +356,23 @@ def _input_shape(
     return tuple(int(s) for s in shape)
 
 
+def _run_settings(run_file: Path) -> dict[str, Any]:
+    """The settings a run folder's run.json recorded (for ``--resume``)."""
+    try:
+        run = json.loads(run_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise UserError(f"cannot resume: {run_file} is not valid JSON ({e})") from None
+    settings = run.get("settings") if isinstance(run, dict) else None
+    missing = [
+        k
+        for k in ("model", "data", "epochs")
+        if not isinstance(settings, dict) or k not in settings
+    ]
+    if missing:
+        raise UserError(f"cannot resume: {run_file} has no settings {', '.join(missing)}")
+    return settings
+
+
 def _class_names(meta: dict[str, Any], outputs: int, path: str) -> list[str]:
     """The model file's class names, one for each of the model's ``outputs``."""
     classes = meta.get("classes")
@@ -398,7 +420,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f"--resume continues a run with its saved settings; only --epochs may be changed "
                 f"(got {', '.join(given)})"
             )
-        settings = json.loads(run_file.read_text(encoding="utf-8"))["settings"]
+        settings = _run_settings(run_file)
         if args.epochs is not None:
             settings["epochs"] = args.epochs
     else:
@@ -478,7 +500,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     if not args.resume and ranks.is_root:
         run = {"settings": settings, "command": sys.argv[1:], "started": time.ctime()}
-        (out / "run.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
+        with naming_file(out / "run.json"):
+            (out / "run.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
     if not quiet:
         print(
             f"Training {settings['model']} on {ds['name']} ({len(x_train)} train / {len(x_test)} "
@@ -643,7 +666,7 @@ def _one_line(e: BaseException) -> str:
         text = f"{e.strerror}: {e.filename}"
     else:
         text = str(e) or type(e).__name__
-    text = " ".join(text.split())
+    text = " ".join(text.split()).removeprefix("tinyconv: ")  # the line starts with it already
     return text[1:-1] if isinstance(e, KeyError) and text[:1] in "'\"" else text
 
 

@@ -54,6 +54,7 @@ from typing import Any
 import numpy
 
 from .backend import default_rng, to_device
+from .errors import naming_file
 from .nn.module import Module, build_module, size_limit
 from .tensor import Tensor
 from .version import __version__
@@ -280,7 +281,7 @@ def _atomic_write(path: PathLike, chunks: list[Any]) -> None:
         raise FileNotFoundError(f"cannot save {path!r}: the directory {directory!r} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with naming_file(path), os.fdopen(fd, "wb") as f:  # a full disk names the file
             _write_chunks(f, chunks)
             f.flush()
             os.fsync(f.fileno())
