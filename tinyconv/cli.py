@@ -538,6 +538,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     live = None
     if args.serve:
         from .serve import start_live_training  # noqa: PLC0415
+        from .serve.server import stop_on_ctrl_c  # noqa: PLC0415
+
+        stop_on_ctrl_c()  # Ctrl-C ends the run even where SIGINT was inherited as ignored
 
         live = start_live_training(
             args.serve, model, (C, H, W), ds["classes"], ds["mean"], ds["std"],

@@ -35,7 +35,7 @@ class TensorDataset(Dataset):
 
     Example:
         >>> ds = TensorDataset(numpy.zeros((3, 1, 2, 2)), numpy.arange(3))
-        >>> len(ds), ds[2][1]
+        >>> len(ds), int(ds[2][1])
         (3, 2)
     """
 

@@ -114,7 +114,6 @@ def start_live_training(
         LiveSession: pass ``session.fit_kwargs`` to ``fit``; call ``finish`` after saving.
     """
     host, port = parse_address(address)
-    stop_on_ctrl_c()  # Ctrl-C ends the run even where SIGINT was inherited as ignored
     hub = EventHub()
     playground = Playground(
         serving_copy(model),
