@@ -168,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="loss, accuracy, per-class accuracy and confusion matrix on a test set",
         description="Evaluate a saved model on the test split of a dataset.",
     )
-    e.add_argument("model_file", metavar="MODEL_FILE", help="a .safetensors model file")
+    e.add_argument("model_file", metavar="MODEL_FILE", help="a .safetensors or .onnx model file")
     e.add_argument("--data", help="dataset or image folder (default: the one it was trained on)")
     e.add_argument("--batch-size", type=_positive_int, default=500, help="batch size (500)")
     e.add_argument("--limit", type=_positive_int, help="use at most N test images")
@@ -182,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
         "converted to what the model expects (grey or RGB, resized); for a grey model a dark "
         "digit on a light background is inverted to MNIST's white on black (--invert auto).",
     )
-    r.add_argument("model_file", metavar="MODEL_FILE", help="a .safetensors model file")
+    r.add_argument("model_file", metavar="MODEL_FILE", help="a .safetensors or .onnx model file")
     r.add_argument("images", metavar="IMAGE", nargs="+", help="image files")
     r.add_argument("--top-k", type=_positive_int, default=3, help="classes to show (3)")
     r.add_argument(
@@ -220,6 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .distributed.launch import add_launch_parser  # noqa: PLC0415
 
     add_launch_parser(sub)
+    from .onnx.files import add_export_parser  # noqa: PLC0415  (onnx is imported when used)
+
+    add_export_parser(sub, _load_model)
     return p
 
 
@@ -316,6 +319,10 @@ def _load_model(path: str) -> tuple[Any, dict[str, Any]]:
 
     if not os.path.isfile(path):
         raise UserError(f"model file not found: {path}")
+    if path.lower().endswith(".onnx"):  # an exported or foreign ONNX graph
+        from .onnx.files import load_model_file  # noqa: PLC0415
+
+        return load_model_file(path)
     model = io.load(path)
     if not hasattr(model, "forward"):
         raise UserError(
@@ -672,7 +679,7 @@ def _write_seen(seen: numpy.ndarray, path: str) -> Path:
 
 # ---------------------------------------------------------------------------- summary
 def cmd_summary(args: argparse.Namespace) -> int:
-    if args.model_name.endswith(".safetensors") or os.path.isfile(args.model_name):
+    if args.model_name.endswith((".safetensors", ".onnx")) or os.path.isfile(args.model_name):
         model, meta = _load_model(args.model_name)
         shape = _input_shape(model, meta, args.input_shape)
     else:
