@@ -104,8 +104,9 @@ def test_array_inputs_and_errors(tmp_path):
 def test_a_blank_image_is_reported_not_answered(tmp_path, model_path, capsys):
     page = (230 + np.random.default_rng(1).normal(0, 5, (64, 64))).clip(0, 255).astype(np.uint8)
     Image.fromarray(page).save(tmp_path / "blank.png")
-    _, seen, blank = images.prepare_for_model(tmp_path / "blank.png", {"dataset": "mnist",
-                                              "input_shape": [1, 28, 28]})  # fmt: skip
+    meta = {"dataset": "mnist", "input_shape": [1, 28, 28]}
+    with pytest.warns(images.BlankImageWarning, match=r"blank\.png: no ink found"):
+        _, seen, blank = images.prepare_for_model(tmp_path / "blank.png", meta)
     assert blank and not seen.any()
     assert cli.main(["predict", str(model_path), str(tmp_path / "blank.png")]) == 0
     err = capsys.readouterr().err

@@ -20,6 +20,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -633,7 +634,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for path in args.images:
         if not os.path.isfile(path):
             raise UserError(f"image file not found: {path}")
-        x, s, blank = prep.prepare_for_model(path, meta, shape, recipe, invert)
+        with warnings.catch_warnings():  # said below in one line
+            warnings.simplefilter("ignore", prep.BlankImageWarning)
+            x, s, blank = prep.prepare_for_model(path, meta, shape, recipe, invert)
         if blank:
             print(f"tinyconv predict: warning: {path}: no ink found (a blank image); its "
                   "answer means nothing", file=sys.stderr)  # fmt: skip
