@@ -1,6 +1,6 @@
 """Layers and containers, shaped like ``torch.nn``."""
 
-from . import init
+from . import functional, init
 from .activation import LeakyReLU, LogSigmoid, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from .conv import Conv1d, Conv2d, ConvTranspose2d
 from .dropout import Dropout
@@ -66,6 +66,7 @@ __all__ = [
     "Softplus",
     "Tanh",
     "build_module",
+    "functional",
     "init",
     "register_module",
 ]
