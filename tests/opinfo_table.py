@@ -50,6 +50,16 @@ OPS: dict[str, Op] = {
     "nn.functional.adaptive_avg_pool2d": Op(F.adaptive_avg_pool2d),
     "nn.functional.relu": Op(F.relu),
     "nn.functional.leaky_relu": Op(F.leaky_relu),
+    "nn.functional.relu6": Op(F.relu6),
+    "nn.functional.hardtanh": Op(F.hardtanh),
+    "nn.functional.hardsigmoid": Op(F.hardsigmoid),
+    "nn.functional.hardswish": Op(F.hardswish),
+    "nn.functional.silu": Op(F.silu),
+    "nn.functional.gelu": Op(F.gelu),
+    "nn.functional.elu": Op(F.elu),
+    "nn.functional.selu": Op(F.selu),
+    "nn.functional.mish": Op(F.mish),
+    "nn.functional.prelu": Op(F.prelu),
     "sigmoid": Op(F.sigmoid),
     "tanh": Op(F.tanh),
     "nn.functional.softplus": Op(F.softplus),
@@ -83,15 +93,7 @@ OPS: dict[str, Op] = {
 # Samples tinyconv refuses on purpose or for now: (OpInfo key, part of tinyconv's message, why).
 # Each must refuse at least one sample (or it is stale) and be listed in the README's table of
 # known differences; any other refusal fails test_opinfo_parity.
-KNOWN_DIFFERENCES: list[tuple[str, str, str]] = [
-    (key, "only mode='constant' is supported", "reflect/replicate/circular padding: issue 20")
-    for key in (
-        "nn.functional.pad.reflect",
-        "nn.functional.pad.replicate",
-        "nn.functional.pad.replicate_negative",
-        "nn.functional.pad.circular",
-    )
-]
+KNOWN_DIFFERENCES: list[tuple[str, str, str]] = []
 
 # OpInfos named like a tinyconv.functional function that the table does not run, and why
 NOT_RUN: dict[str, str] = {}

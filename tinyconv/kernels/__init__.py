@@ -75,8 +75,7 @@ def use(name: str) -> None:
         return
     if name == "numba" and not numba_available():
         raise ImportError(
-            "tinyconv.kernels.use('numba'): Numba is not available "
-            "(pip install 'tinyconv[fast]')"
+            "tinyconv.kernels.use('numba'): Numba is not available (pip install 'tinyconv[fast]')"
         ) from _numba_error
     _active = name
 

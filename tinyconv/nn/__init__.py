@@ -3,7 +3,7 @@
 from . import init
 from .activation import LeakyReLU, LogSigmoid, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from .conv import Conv1d, Conv2d, ConvTranspose2d
-from .dropout import Dropout
+from .dropout import Dropout, StochasticDepth
 from .linear import Flatten, Identity, Linear
 from .loss import (
     BCELoss,
@@ -13,6 +13,18 @@ from .loss import (
     MSELoss,
     NLLLoss,
     SmoothL1Loss,
+)
+from .modern_activation import (
+    ELU,
+    GELU,
+    SELU,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
+    Mish,
+    PReLU,
+    ReLU6,
+    SiLU,
 )
 from .module import Module, ModuleList, Parameter, Sequential, build_module, register_module
 from .norm import BatchNorm1d, BatchNorm2d, LocalResponseNorm
@@ -40,7 +52,12 @@ __all__ = [
     "ConvTranspose2d",
     "CrossEntropyLoss",
     "Dropout",
+    "ELU",
     "Flatten",
+    "GELU",
+    "Hardsigmoid",
+    "Hardswish",
+    "Hardtanh",
     "Identity",
     "L1Loss",
     "LeakyReLU",
@@ -54,16 +71,22 @@ __all__ = [
     "MaxUnpool1d",
     "MaxUnpool2d",
     "MinPool2d",
+    "Mish",
     "Module",
     "ModuleList",
     "NLLLoss",
+    "PReLU",
     "Parameter",
     "ReLU",
+    "ReLU6",
+    "SELU",
     "Sequential",
+    "SiLU",
     "Sigmoid",
     "SmoothL1Loss",
     "Softmax",
     "Softplus",
+    "StochasticDepth",
     "Tanh",
     "build_module",
     "init",
