@@ -19,7 +19,9 @@ from .ops.avg_pool import avg_pool2d
 from .ops.conv import conv2d, conv_output_size, conv_transpose2d
 from .ops.conv1d import conv1d
 from .ops.dropout import dropout
+from .ops.group_norm import group_norm, instance_norm
 from .ops.hard_activations import hardsigmoid, hardswish, hardtanh, relu6
+from .ops.layer_norm import channel_layer_norm, layer_norm
 from .ops.linear import flatten, linear
 from .ops.loss import (
     binary_cross_entropy,
@@ -46,6 +48,7 @@ __all__ = [
     "batch_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "channel_layer_norm",
     "conv1d",
     "conv2d",
     "conv_output_size",
@@ -55,10 +58,13 @@ __all__ = [
     "elu",
     "flatten",
     "gelu",
+    "group_norm",
     "hardsigmoid",
     "hardswish",
     "hardtanh",
+    "instance_norm",
     "l1_loss",
+    "layer_norm",
     "leaky_relu",
     "linear",
     "local_response_norm",

@@ -4,6 +4,7 @@ from . import init
 from .activation import LeakyReLU, LogSigmoid, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from .conv import Conv1d, Conv2d, ConvTranspose2d
 from .dropout import Dropout, StochasticDepth
+from .layer_norm import GroupNorm, InstanceNorm1d, InstanceNorm2d, LayerNorm, LayerNorm2d
 from .linear import Flatten, Identity, Linear
 from .loss import (
     BCELoss,
@@ -55,11 +56,16 @@ __all__ = [
     "ELU",
     "Flatten",
     "GELU",
+    "GroupNorm",
     "Hardsigmoid",
     "Hardswish",
     "Hardtanh",
     "Identity",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
     "L1Loss",
+    "LayerNorm",
+    "LayerNorm2d",
     "LeakyReLU",
     "Linear",
     "LocalResponseNorm",
