@@ -138,6 +138,15 @@ OPS: dict[str, Op] = {
     "nn.functional.pad.replicate": Op(F.pad),
     "nn.functional.pad.replicate_negative": Op(F.pad),
     "nn.functional.pad.circular": Op(F.pad),
+    "nn.functional.interpolate.nearest": Op(F.interpolate),
+    "nn.functional.interpolate.nearest-exact": Op(F.interpolate),
+    "nn.functional.interpolate.linear": Op(F.interpolate),
+    "nn.functional.interpolate.bilinear": Op(F.interpolate),
+    "nn.functional.interpolate.trilinear": Op(F.interpolate),
+    "nn.functional.interpolate.area": Op(F.interpolate),
+    "nn.functional.interpolate.bicubic": Op(F.interpolate),
+    "nn.functional.pixel_shuffle": Op(F.pixel_shuffle),
+    "nn.functional.pixel_unshuffle": Op(F.pixel_unshuffle),
     "nn.functional.cross_entropy": Op(F.cross_entropy),
     "nn.functional.nll_loss": Op(F.nll_loss),
     "nn.functional.mse_loss": Op(F.mse_loss),
@@ -152,7 +161,10 @@ OPS: dict[str, Op] = {
 # Samples tinyconv refuses on purpose or for now: (OpInfo key, part of tinyconv's message, why).
 # Each must refuse at least one sample (or it is stale) and be listed in the README's table of
 # known differences; any other refusal fails test_opinfo_parity.
-KNOWN_DIFFERENCES: list[tuple[str, str, str]] = []
+KNOWN_DIFFERENCES: list[tuple[str, str, str]] = [
+    ("nn.functional.interpolate.bicubic", "mode='bicubic' is not supported", "no bicubic mode"),
+    ("nn.functional.interpolate.area", "mode='area' is supported for", "no 3-D area (5-D input)"),
+]
 
 # OpInfos named like a tinyconv.functional function that the table does not run, and why
 NOT_RUN: dict[str, str] = {

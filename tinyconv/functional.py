@@ -21,6 +21,7 @@ from .ops.conv1d import conv1d
 from .ops.dropout import dropout
 from .ops.group_norm import group_norm, instance_norm
 from .ops.hard_activations import hardsigmoid, hardswish, hardtanh, relu6
+from .ops.interpolate import interpolate
 from .ops.layer_norm import channel_layer_norm, layer_norm
 from .ops.linear import flatten, linear
 from .ops.loss import (
@@ -34,6 +35,7 @@ from .ops.loss import (
 )
 from .ops.norm import batch_norm, local_response_norm
 from .ops.pad import pad
+from .ops.pixel_shuffle import pixel_shuffle, pixel_unshuffle
 from .ops.pool import max_pool2d, min_pool2d
 from .ops.pool1d import avg_pool1d, max_pool1d
 from .ops.prelu import prelu
@@ -63,6 +65,7 @@ __all__ = [
     "hardswish",
     "hardtanh",
     "instance_norm",
+    "interpolate",
     "l1_loss",
     "layer_norm",
     "leaky_relu",
@@ -79,6 +82,8 @@ __all__ = [
     "mse_loss",
     "nll_loss",
     "pad",
+    "pixel_shuffle",
+    "pixel_unshuffle",
     "prelu",
     "relu",
     "relu6",

@@ -39,6 +39,13 @@ from .pool import (
     MaxUnpool2d,
     MinPool2d,
 )
+from .resize import (
+    PixelShuffle,
+    PixelUnshuffle,
+    Upsample,
+    UpsamplingBilinear2d,
+    UpsamplingNearest2d,
+)
 
 __all__ = [
     "AdaptiveAvgPool2d",
@@ -83,6 +90,8 @@ __all__ = [
     "NLLLoss",
     "PReLU",
     "Parameter",
+    "PixelShuffle",
+    "PixelUnshuffle",
     "ReLU",
     "ReLU6",
     "SELU",
@@ -94,6 +103,9 @@ __all__ = [
     "Softplus",
     "StochasticDepth",
     "Tanh",
+    "Upsample",
+    "UpsamplingBilinear2d",
+    "UpsamplingNearest2d",
     "build_module",
     "init",
     "register_module",
