@@ -161,10 +161,7 @@ OPS: dict[str, Op] = {
 # Samples tinyconv refuses on purpose or for now: (OpInfo key, part of tinyconv's message, why).
 # Each must refuse at least one sample (or it is stale) and be listed in the README's table of
 # known differences; any other refusal fails test_opinfo_parity.
-KNOWN_DIFFERENCES: list[tuple[str, str, str]] = [
-    ("nn.functional.interpolate.bicubic", "mode='bicubic' is not supported", "no bicubic mode"),
-    ("nn.functional.interpolate.area", "mode='area' is supported for", "no 3-D area (5-D input)"),
-]
+KNOWN_DIFFERENCES: list[tuple[str, str, str]] = []
 
 # OpInfos named like a tinyconv.functional function that the table does not run, and why
 NOT_RUN: dict[str, str] = {

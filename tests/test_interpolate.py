@@ -1,5 +1,5 @@
-"""interpolate (nearest, nearest-exact, linear/bilinear/trilinear with align_corners both
-ways, area), Upsample, pixel_shuffle/unshuffle: forward and gradients vs PyTorch (float32),
+"""interpolate (nearest, nearest-exact, linear/bilinear/bicubic/trilinear with align_corners
+both ways, area), Upsample, pixel_shuffle/unshuffle: forward and gradients vs PyTorch (float32),
 finite differences (float64), modules and errors."""
 
 import numpy as np
@@ -29,7 +29,11 @@ CASES = [
     ((1, 2, 4, 5), dict(scale_factor=1.7, mode="bilinear", recompute_scale_factor=True)),
     ((1, 2, 4, 5), dict(size=(1, 1), mode="bilinear", align_corners=True)),
     ((1, 1, 2, 3, 4), dict(scale_factor=(2, 1.5, 0.8), mode="trilinear", align_corners=False)),
+    ((1, 2, 4, 5), dict(scale_factor=2, mode="bicubic", align_corners=False)),
+    ((1, 2, 4, 5), dict(size=(7, 3), mode="bicubic", align_corners=True)),
+    ((1, 2, 6, 5), dict(scale_factor=0.6, mode="bicubic")),
     ((1, 2, 6, 5), dict(size=(4, 3), mode="area")),
+    ((1, 2, 3, 5, 4), dict(size=(2, 3, 3), mode="area")),
     ((2, 3, 7), dict(size=3, mode="area")),
 ]
 
@@ -82,7 +86,6 @@ def test_pixel_shuffle_and_unshuffle(shape, r):
         (lambda x: F.interpolate(x, 3, 2.0), ValueError, "exactly one of size and scale_factor"),
         (lambda x: F.interpolate(x, 3, mode="linear"), ValueError, "needs a 3-D input"),
         (lambda x: F.interpolate(x, 3, mode="cubic"), ValueError, "mode must be one of"),
-        (lambda x: F.interpolate(x, 3, mode="bicubic"), ValueError, "'bicubic' is not supported"),
         (lambda x: F.interpolate(x, 3, align_corners=True), ValueError, "align_corners can only"),
         (lambda x: F.interpolate(x, (3, 4, 5)), ValueError, "size must have 2 values"),
         (lambda x: F.interpolate(x, scale_factor=0.1), ValueError, "must be at least 1"),
