@@ -25,6 +25,8 @@ from typing import Any, NoReturn
 
 import numpy
 
+from .errors import naming_file
+
 # Default epochs of `tinyconv train`, chosen so that a run takes about two minutes or less
 # on 2 CPU cores with the default model (SimpleConvNet, batch 100). Measured on a shared,
 # busy 2-core machine: full MNIST, 1 epoch: 2 min 18 s wall (87 s of CPU), 97.2 % test
@@ -80,7 +82,25 @@ def _shape(text: str) -> tuple[int, ...]:
         dims = ()
     if len(dims) != 3 or min(dims) < 1:
         raise argparse.ArgumentTypeError(f"expected C,H,W such as 1,28,28, got {text!r}")
+    problem = _shape_problem(dims)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{text}: {problem}")
     return dims
+
+
+MAX_SIDE, MAX_CHANNELS = 4096, 64
+
+
+def _shape_problem(dims: tuple[int, ...]) -> str:
+    """Why an input shape C,H,W is refused ("" when it is fine): a 15000x15000 image would
+    need gigabytes for its first feature maps."""
+    C, H, W = dims
+    if C > MAX_CHANNELS or max(H, W) > MAX_SIDE:
+        return (
+            f"images of at most {MAX_CHANNELS} channels and {MAX_SIDE}x{MAX_SIDE} pixels, "
+            f"got {C} channels of {H}x{W}"
+        )
+    return ""
 
 
 # --------------------------------------------------------------------------- the parser
@@ -168,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="loss, accuracy, per-class accuracy and confusion matrix on a test set",
         description="Evaluate a saved model on the test split of a dataset.",
     )
-    e.add_argument("model_file", metavar="MODEL_FILE", help="a .safetensors model file")
+    e.add_argument("model_file", metavar="MODEL_FILE", help="a .safetensors or .onnx model file")
     e.add_argument("--data", help="dataset or image folder (default: the one it was trained on)")
     e.add_argument("--batch-size", type=_positive_int, default=500, help="batch size (500)")
     e.add_argument("--limit", type=_positive_int, help="use at most N test images")
@@ -182,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
         "converted to what the model expects (grey or RGB, resized); for a grey model a dark "
         "digit on a light background is inverted to MNIST's white on black (--invert auto).",
     )
-    r.add_argument("model_file", metavar="MODEL_FILE", help="a .safetensors model file")
+    r.add_argument("model_file", metavar="MODEL_FILE", help="a .safetensors or .onnx model file")
     r.add_argument("images", metavar="IMAGE", nargs="+", help="image files")
     r.add_argument("--top-k", type=_positive_int, default=3, help="classes to show (3)")
     r.add_argument(
@@ -214,12 +234,18 @@ def build_parser() -> argparse.ArgumentParser:
     from .viz.cli import add_viz_parser  # noqa: PLC0415  (matplotlib stays unimported here)
 
     add_viz_parser(sub)
+    from .models.pth import add_convert_parser  # noqa: PLC0415
+
+    add_convert_parser(sub)
     from .serve.server import add_serve_parser  # noqa: PLC0415
 
     add_serve_parser(sub, train_live=_train_live)
     from .distributed.launch import add_launch_parser  # noqa: PLC0415
 
     add_launch_parser(sub)
+    from .onnx.files import add_export_parser  # noqa: PLC0415  (onnx is imported when used)
+
+    add_export_parser(sub, _load_model)
     return p
 
 
@@ -316,6 +342,10 @@ def _load_model(path: str) -> tuple[Any, dict[str, Any]]:
 
     if not os.path.isfile(path):
         raise UserError(f"model file not found: {path}")
+    if path.lower().endswith(".onnx"):  # an exported or foreign ONNX graph
+        from .onnx.files import load_model_file  # noqa: PLC0415
+
+        return load_model_file(path)
     model = io.load(path)
     if not hasattr(model, "forward"):
         raise UserError(
@@ -339,7 +369,48 @@ def _input_shape(
     shape = given or meta.get("input_shape") or getattr(model, "input_shape", None)
     if shape is None:
         raise UserError("the model file does not say its input shape: pass --input-shape C,H,W")
+    if (
+        not isinstance(shape, (list, tuple))
+        or len(shape) != 3
+        or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)
+    ):
+        raise UserError(f"the model's input_shape {shape!r} is not C,H,W of positive integers")
+    problem = _shape_problem(tuple(shape))
+    if problem:
+        raise UserError(f"input shape {tuple(shape)}: {problem}")
     return tuple(int(s) for s in shape)
+
+
+def _run_settings(run_file: Path) -> dict[str, Any]:
+    """The settings a run folder's run.json recorded (for ``--resume``)."""
+    try:
+        run = json.loads(run_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise UserError(f"cannot resume: {run_file} is not valid JSON ({e})") from None
+    settings = run.get("settings") if isinstance(run, dict) else None
+    missing = [
+        k
+        for k in ("model", "data", "epochs")
+        if not isinstance(settings, dict) or k not in settings
+    ]
+    if missing:
+        raise UserError(f"cannot resume: {run_file} has no settings {', '.join(missing)}")
+    return settings
+
+
+def _class_names(meta: dict[str, Any], outputs: int, path: str) -> list[str]:
+    """The model file's class names, one for each of the model's ``outputs``."""
+    classes = meta.get("classes")
+    if not classes:
+        return [str(i) for i in range(outputs)]
+    if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+        raise UserError(f"{path}: the metadata's classes must be a list of names")
+    if len(classes) != outputs:
+        raise UserError(
+            f"{path}: the metadata names {len(classes)} classes but the model has {outputs} "
+            "outputs (expected one name per output)"
+        )
+    return classes
 
 
 # ------------------------------------------------------------------------------ train
@@ -375,7 +446,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f"--resume continues a run with its saved settings; only --epochs may be changed "
                 f"(got {', '.join(given)})"
             )
-        settings = json.loads(run_file.read_text(encoding="utf-8"))["settings"]
+        settings = _run_settings(run_file)
         if args.epochs is not None:
             settings["epochs"] = args.epochs
     else:
@@ -462,7 +533,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     if not args.resume and ranks.is_root:
         run = {"settings": settings, "command": sys.argv[1:], "started": time.ctime()}
-        (out / "run.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
+        with naming_file(out / "run.json"):
+            (out / "run.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
     if not quiet:
         print(
             f"Training {settings['model']} on {ds['name']} ({len(x_train)} train / {n_val} "
@@ -473,6 +545,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     live = None
     if args.serve:
         from .serve import start_live_training  # noqa: PLC0415
+        from .serve.server import stop_on_ctrl_c  # noqa: PLC0415
+
+        stop_on_ctrl_c()  # Ctrl-C ends the run even where SIGINT was inherited as ignored
 
         live = start_live_training(
             args.serve, model, (C, H, W), ds["classes"], ds["mean"], ds["std"],
@@ -645,7 +720,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     logits -= logits.max(axis=1, keepdims=True)
     probs = numpy.exp(logits)
     probs /= probs.sum(axis=1, keepdims=True)
-    classes = meta.get("classes") or [str(i) for i in range(probs.shape[1])]
+    classes = _class_names(meta, probs.shape[1], args.model_file)
     k = min(args.top_k, probs.shape[1])
     for path, p in zip(args.images, probs, strict=True):
         top = numpy.argsort(-p, kind="stable")[:k]
@@ -672,7 +747,7 @@ def _write_seen(seen: numpy.ndarray, path: str) -> Path:
 
 # ---------------------------------------------------------------------------- summary
 def cmd_summary(args: argparse.Namespace) -> int:
-    if args.model_name.endswith(".safetensors") or os.path.isfile(args.model_name):
+    if args.model_name.endswith((".safetensors", ".onnx")) or os.path.isfile(args.model_name):
         model, meta = _load_model(args.model_name)
         shape = _input_shape(model, meta, args.input_shape)
     else:
@@ -693,7 +768,7 @@ def _one_line(e: BaseException) -> str:
         text = f"{e.strerror}: {e.filename}"
     else:
         text = str(e) or type(e).__name__
-    text = " ".join(text.split())
+    text = " ".join(text.split()).removeprefix("tinyconv: ")  # the line starts with it already
     return text[1:-1] if isinstance(e, KeyError) and text[:1] in "'\"" else text
 
 

@@ -1,6 +1,6 @@
 """Layers and containers, shaped like ``torch.nn``."""
 
-from . import init
+from . import functional, init
 from .activation import LeakyReLU, LogSigmoid, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from .conv import Conv1d, Conv2d, ConvTranspose2d
 from .dropout import Dropout, StochasticDepth
@@ -107,6 +107,7 @@ __all__ = [
     "UpsamplingBilinear2d",
     "UpsamplingNearest2d",
     "build_module",
+    "functional",
     "init",
     "register_module",
 ]

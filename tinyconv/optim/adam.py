@@ -8,6 +8,7 @@ from typing import Any
 from ..backend import get_array_module
 from ..ops.parallel import for_chunks
 from ..tensor import Tensor
+from . import _fused
 from .optimizer import Optimizer, ParamsT, check_hyper
 
 
@@ -96,6 +97,15 @@ class Adam(Optimizer):
         t = state["step"]
         m, v = state["exp_avg"], state["exp_avg_sq"]
         v_max = state.get("max_exp_avg_sq")
+        flat = _fused.flat_views(p.data, grad, m, v, v_max)
+        if flat is not None:  # the same formulas in one compiled pass (kernels/optim.py)
+            decoupled = wd != 0 and self._decoupled
+            _fused.kernel_module().adam_kernel(
+                *flat, c(lr / (1 - beta1**t)), c(math.sqrt(1 - beta2**t)), c(1 - beta1),
+                c(beta2), c(1 - beta2), c(group["eps"]), c(0 if decoupled else wd),
+                c(1 - lr * wd) if decoupled else c(1), bool(group["amsgrad"]),
+            )  # fmt: skip
+            return
         if wd != 0 and self._decoupled:
             p.data *= c(1 - lr * wd)  # AdamW: shrink the weights, not the gradient
         l2 = c(wd) if wd != 0 and not self._decoupled else None

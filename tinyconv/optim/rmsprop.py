@@ -6,6 +6,7 @@ from typing import Any
 
 from ..backend import get_array_module
 from ..tensor import Tensor
+from . import _fused
 from .optimizer import Optimizer, ParamsT, check_hyper
 
 
@@ -86,6 +87,14 @@ class RMSprop(Optimizer):
             if group["centered"]:
                 state["grad_avg"] = xp.zeros_like(p.data)
         state["step"] += 1
+        flat = _fused.flat_views(p.data, grad, state["square_avg"], state.get("grad_avg"),
+                                 state.get("momentum_buffer"))  # fmt: skip
+        if flat is not None:  # the same formulas in one compiled pass (kernels/optim.py)
+            _fused.kernel_module().rmsprop_kernel(
+                *flat, c(group["weight_decay"]), c(alpha), c(1 - alpha), c(group["eps"]),
+                c(momentum), c(group["lr"]), bool(group["centered"]),
+            )  # fmt: skip
+            return
         g = grad
         if group["weight_decay"] != 0:
             g = g + c(group["weight_decay"]) * p.data

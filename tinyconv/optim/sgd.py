@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ..tensor import Tensor
+from . import _fused
 from .optimizer import Optimizer, ParamsT, check_hyper
 
 
@@ -75,6 +78,20 @@ class SGD(Optimizer):
     def _update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         c = p.data.dtype.type  # constants in the parameter's dtype (no float64 upcast)
         momentum = group["momentum"]
+        if _fused.active(p.data):  # the same formulas in one compiled pass (kernels/optim.py)
+            buf = state.get("momentum_buffer")
+            first = momentum != 0 and buf is None
+            if first:
+                buf = np.empty_like(p.data)  # the kernel sets it to g
+            flat = _fused.flat_views(p.data, grad, buf if momentum != 0 else None)
+            if flat is not None:
+                if first:
+                    state["momentum_buffer"] = buf
+                _fused.kernel_module().sgd_kernel(
+                    *flat, first, c(group["weight_decay"]), c(momentum),
+                    c(1 - group["dampening"]), bool(group["nesterov"]), c(group["lr"]),
+                )  # fmt: skip
+                return
         g = grad
         if group["weight_decay"] != 0:
             g = g + c(group["weight_decay"]) * p.data  # a new array: grad itself is never modified

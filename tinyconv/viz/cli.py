@@ -274,6 +274,10 @@ def _load_model(spec: str, seed: int = 0) -> tuple[Any, dict[str, Any]]:
         if not (path / "model.safetensors").is_file():
             raise FileNotFoundError(f"no model.safetensors in folder {spec}")
         path = path / "model.safetensors"
+    if path.is_file() and path.suffix.lower() == ".onnx":
+        from ..onnx.files import load_model_file  # noqa: PLC0415
+
+        return load_model_file(path)
     if path.is_file():
         model = io.load(path)
         if not hasattr(model, "forward"):
