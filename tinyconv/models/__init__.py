@@ -27,6 +27,7 @@ mobilenet_v2       torchvision's MobileNetV2 (inverted residuals, ReLU6)
 mobilenet_v3_*     torchvision's MobileNetV3 large / small (SE, hardswish)
 efficientnet_b0    torchvision's EfficientNet-B0 (MBConv, SiLU, stochastic depth)
 shufflenet_v2_x1_0 torchvision's ShuffleNetV2 x1.0 (channel split and shuffle)
+convnext_tiny      torchvision's ConvNeXt-T (7x7 depthwise, LayerNorm, GELU, layer scale)
 fcn                FCN-16s-style segmentation from a trained classifier
 unet               a small U-Net (segmentation)
 centernet          a small CenterNet (one-stage detection, "objects as points")
@@ -41,6 +42,7 @@ dcgan_discriminator
 
 from ._base import available, get, list_models, register_model
 from .alexnet import AlexNet, alexnet, alexnet_lrn
+from .convnext import CNBlock, ConvNeXt, Permute, convnext_tiny
 from .convolutionize import convolutionize
 from .detection import (
     CenterNet,
@@ -101,10 +103,12 @@ __all__ = [
     "BasicBlock",
     "BasicConv2d",
     "Bottleneck",
+    "CNBlock",
     "CenterNet",
     "Cifar10CNN",
     "Conv2dNormActivation",
     "ConvAutoencoder",
+    "ConvNeXt",
     "ConvVAE",
     "DCGANDiscriminator",
     "DCGANGenerator",
@@ -122,6 +126,7 @@ __all__ = [
     "MnistCNN",
     "MobileNetV2",
     "MobileNetV3",
+    "Permute",
     "ResNet",
     "ShortcutA",
     "ShuffleNetV2",
@@ -142,6 +147,7 @@ __all__ = [
     "cifar10_cnn",
     "conv_autoencoder",
     "conv_vae",
+    "convnext_tiny",
     "convolutionize",
     "dcgan_discriminator",
     "dcgan_generator",
