@@ -98,6 +98,7 @@ ZOO = {
     "mobilenet_v3_large": ((3, 64, 64), True),
     "efficientnet_b0": ((3, 64, 64), True),
     "shufflenet_v2_x1_0": ((3, 64, 64), True),
+    "convnext_tiny": ((3, 64, 64), True),
     "conv_autoencoder": (None, False),
     "conv_vae": (None, False),
     "dcgan_generator": (None, False),
@@ -105,6 +106,17 @@ ZOO = {
     "centernet": ((1, 64, 64), False),
     "fcn": ((1, 64, 64), False),
     "unet": ((1, 64, 64), False),
+}
+
+
+# Models whose ops (LayerNorm, GELU: issue 20's new Functions) have no ONNX conversion yet;
+# strict, so the entry must go when the conversion lands.
+NO_CONVERSION_YET = {
+    "convnext_tiny": [
+        pytest.mark.xfail(
+            strict=True, raises=ValueError, reason="no ONNX conversion of layer_norm/gelu yet"
+        )
+    ],
 }
 
 
@@ -119,7 +131,11 @@ def build(name: str) -> nn.Module:
 
 
 @pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=pytest.mark.slow) if slow else n for n, (_, slow) in ZOO.items()]
+    "name",
+    [
+        pytest.param(n, marks=[pytest.mark.slow, *NO_CONVERSION_YET.get(n, [])]) if slow else n
+        for n, (_, slow) in ZOO.items()
+    ],
 )
 def test_zoo_model_exports_checks_runs_in_onnxruntime_and_loads_back(name, tmp_path):
     model = build(name)
