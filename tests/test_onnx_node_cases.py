@@ -93,6 +93,8 @@ def test_onnx_backend_node_cases_pass_or_are_listed_as_unsupported():
         if refusal is not None and not re.fullmatch(r"test_cast(like)?_\w+", case.name):
             failures.append(f"{case.name}: listed as unsupported but passes")
         passed.append(case.name)
-    print(f"ONNX node cases: {len(passed)} passed, {len(failures)} failed, {len(refused)} unsupported")
+    print(
+        f"ONNX node cases: {len(passed)} passed, {len(failures)} failed, {len(refused)} unsupported"
+    )
     assert not failures, "\n".join(failures)
     assert len(passed) >= 400
