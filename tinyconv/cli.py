@@ -20,6 +20,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -663,33 +664,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def _folder_test_images(
     folder: str, meta: dict[str, Any], shape: tuple[int, int, int], limit: int | None
 ) -> dict[str, Any]:
-    """A folder's images prepared by the model's recipe; only its held-out test split when
-    the model was trained on this folder. Prints which images are tested."""
-    from .data import ImageFolder, images, split  # noqa: PLC0415
+    """``data.split.folder_test_set``, saying which images are tested."""
+    from .data.split import folder_test_set  # noqa: PLC0415
 
-    C, H, W = shape
-    recipe = images.resolve_recipe(meta)
-    invert = meta.get("invert", "auto" if recipe == "mnist" else False)
-    ds = ImageFolder(folder, (H, W), C, meta.get("classes"), invert, recipe)
-    path = str(Path(folder).resolve())
-    chosen = numpy.arange(len(ds))
-    if meta.get("data_path") == path:
-        _, chosen = split.folder_split(len(ds), int(meta.get("seed", 0)))
-        what = (
-            f"the {len(chosen)} images held out when the model was trained on this folder "
-            f"(seed {meta.get('seed', 0)}); its other {len(ds) - len(chosen)} were training or "
-            "validation images"
-        )
-    else:
-        what = f"all its {len(ds)} images (the model was trained on {meta.get('dataset', '?')})"
-    if limit is not None:
-        chosen = chosen[:limit]
-    names = [str(ds.paths[i].relative_to(ds.root)) for i in chosen]
+    ds = folder_test_set(folder, meta, shape, limit)
+    names = ds["files"]
     shown = ", ".join(names[:8]) + (f", ... ({len(names) - 8} more)" if len(names) > 8 else "")
-    print(f"{folder}: testing {what}, {recipe} recipe: {shown}")
-    mean, std = meta.get("mean", (0.0,)), meta.get("std", (1.0,))
-    return {"test": (ds.images[chosen], ds.labels[chosen]), "classes": ds.classes,
-            "name": Path(path).name, "mean": mean, "std": std}  # fmt: skip
+    print(f"{folder}: testing {ds['what']}: {shown}")
+    return ds
 
 
 # ---------------------------------------------------------------------------- predict
@@ -708,7 +690,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for path in args.images:
         if not os.path.isfile(path):
             raise UserError(f"image file not found: {path}")
-        x, s, blank = prep.prepare_for_model(path, meta, shape, recipe, invert)
+        with warnings.catch_warnings():  # said below in one line
+            warnings.simplefilter("ignore", prep.BlankImageWarning)
+            x, s, blank = prep.prepare_for_model(path, meta, shape, recipe, invert)
         if blank:
             print(f"tinyconv predict: warning: {path}: no ink found (a blank image); its "
                   "answer means nothing", file=sys.stderr)  # fmt: skip
