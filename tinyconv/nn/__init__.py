@@ -1,6 +1,9 @@
 """Layers and containers, shaped like ``torch.nn``."""
 
-from . import init
+from . import (
+    fusion,  # noqa: F401  (registers the fused runs of Sequential's layers)
+    init,
+)
 from .activation import LeakyReLU, LogSigmoid, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from .conv import Conv1d, Conv2d, ConvTranspose2d
 from .dropout import Dropout

@@ -1,0 +1,158 @@
+"""Conv2d + bias + ReLU + max pool in one parallel pass, and its backward in one pass.
+
+The reference is the composition of the NumPy ops: ``conv2d`` (stride 1, no dilation, one
+group), ``relu`` and ``max_pool2d`` with a square window of P x P taken with stride P
+(``tinyconv/ops/fused.py`` composes them). Here no convolution or ReLU output is ever
+stored: each image's convolution plane of one filter is computed into a small scratch
+buffer (in L1 cache) and pooled at once.
+
+The plane is kept W-strided, position p = oh*W + ow for a conv output (oh, ow), because then
+every tap (c, i, j) adds one *contiguous* run of the image to it::
+
+    acc[p] = b[f] + sum_{c,i,j} W[f,c,i,j] * x_n[c*H*W + i*W + j + p],   p < (OH'-1)*W + OW'
+
+(x_n the image flat, OH' x OW' the conv outputs the pool reads: the floor drops the rest).
+That inner loop runs over hundreds of elements and vectorises fully; the columns
+ow >= OW' in between are computed and ignored (KW - 1 of every W). Then::
+
+    y[n, f, ph, pw] = max(0, max_{a,b<P} acc[(ph*P + a)*W + pw*P + b]),   arg = the first a*P + b
+
+Backward: only the argmax of each window whose output is positive (the ReLU mask) gets the
+gradient d = dy[n, f, ph, pw]. The kernel puts those d on a zero plane g of the same
+W-strided layout, then every tap is one contiguous dot product or update::
+
+    db[f] += sum of the d
+    dW[f, c, i, j] += sum_p g[p] * x_n[c*H*W + i*W + j + p]
+    dx_n[c*H*W + i*W + j + p] += W[f, c, i, j] * g[p]       (only when x needs a gradient)
+
+dW and db are summed per block of images (a fixed number of blocks, whatever the thread
+count) and the blocks added in order, so the result does not depend on the number of
+threads. The dot products are vectorised (``fastmath`` reassoc: a fixed summation order,
+not the reference's), so the gradients equal the reference to rounding, not bit for bit.
+
+Layout: x (N, C, H, W) already padded, W (F, C, KH, KW), b (F,), all one dtype (float32 or
+float64) and C-contiguous; y (N, F, PH, PW) and arg (int8, same shape) preallocated.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._jit import njit, prange
+
+BLOCKS = 16  # image blocks of the weight gradient (fixed: results independent of threads)
+
+
+@njit(parallel=True, fastmath={"contract"})
+def forward_kernel(x, w, b, P, y, arg):
+    N, C, H, W = x.shape
+    F, _, KH, KW = w.shape
+    PH, PW = y.shape[2], y.shape[3]
+    L = (PH * P - 1) * W + PW * P  # the W-strided plane up to the last conv output pooled
+    x_flat = x.reshape(N, C * H * W)
+    for n in prange(N):
+        xn = x_flat[n]
+        acc = np.empty(L, dtype=x.dtype)
+        for f in range(F):
+            bias = b[f]
+            for p in range(L):
+                acc[p] = bias
+            for c in range(C):
+                for i in range(KH):
+                    for j in range(KW):
+                        wv = w[f, c, i, j]
+                        off = c * H * W + i * W + j
+                        src = xn[off : off + L]  # a view: xn[off + p] would not vectorise
+                        for p in range(L):  # contiguous: vectorised
+                            acc[p] += wv * src[p]
+            for ph in range(PH):
+                for pw in range(PW):
+                    top = ph * P * W + pw * P
+                    best = acc[top]
+                    k = 0
+                    for a in range(P):
+                        for bb in range(P):
+                            v = acc[top + a * W + bb]
+                            more = v > best  # strictly larger: the first maximum wins
+                            best = v if more else best  # selects, not branches
+                            k = a * P + bb if more else k
+                    y[n, f, ph, pw] = best if best > 0 else 0
+                    arg[n, f, ph, pw] = k
+
+
+@njit(parallel=True, fastmath={"contract", "reassoc"})
+def backward_kernel(x, w, y, arg, dy, P, want_dx, dx, dW_blocks, db_blocks, zero):
+    """dx (N, C, H, W) zeroed (or (0, 0, 0, 0) when not wanted); dW_blocks (B, F, C, KH, KW)
+    and db_blocks (B, F) zeroed; the caller sums the blocks in order. ``zero``: 0 in x's
+    dtype (the dot products accumulate in it, as the reference's products do)."""
+    N, C, H, W = x.shape
+    F, _, KH, KW = w.shape
+    PH, PW = y.shape[2], y.shape[3]
+    L = (PH * P - 1) * W + PW * P
+    x_flat = x.reshape(N, C * H * W)
+    dx_flat = dx.reshape(dx.shape[0], C * H * W)
+    nb = dW_blocks.shape[0]
+    per = (N + nb - 1) // nb
+    for blk in prange(nb):
+        g = np.empty(L, dtype=x.dtype)
+        for n in range(blk * per, min(N, (blk + 1) * per)):
+            xn = x_flat[n]
+            for f in range(F):
+                for p in range(L):
+                    g[p] = 0
+                hit = False
+                for ph in range(PH):
+                    for pw in range(PW):
+                        d = dy[n, f, ph, pw]
+                        if y[n, f, ph, pw] > 0 and d != 0:  # the ReLU mask
+                            k = arg[n, f, ph, pw]
+                            g[(ph * P + k // P) * W + pw * P + k % P] = d
+                            db_blocks[blk, f] += d
+                            hit = True
+                if not hit:
+                    continue
+                for c in range(C):
+                    for i in range(KH):
+                        for j in range(KW):
+                            off = c * H * W + i * W + j
+                            src = xn[off : off + L]
+                            s = zero
+                            for p in range(L):  # contiguous dot product: vectorised
+                                s += g[p] * src[p]
+                            dW_blocks[blk, f, c, i, j] += s
+                if want_dx:
+                    dxn = dx_flat[n]
+                    for c in range(C):
+                        for i in range(KH):
+                            for j in range(KW):
+                                wv = w[f, c, i, j]
+                                off = c * H * W + i * W + j
+                                dst = dxn[off : off + L]
+                                for p in range(L):
+                                    dst[p] += wv * g[p]
+
+
+def forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, P: int) -> tuple[np.ndarray, np.ndarray]:
+    """y (N, F, PH, PW) and the argmax (int8) of conv(x, w) + b -> ReLU -> P x P max pool."""
+    N, _, H, W = x.shape
+    F, _, KH, KW = w.shape
+    PH, PW = (H - KH + 1) // P, (W - KW + 1) // P
+    y = np.empty((N, F, PH, PW), dtype=x.dtype)
+    arg = np.empty((N, F, PH, PW), dtype=np.int8)
+    forward_kernel(x, w, b, P, y, arg)
+    return y, arg
+
+
+def backward(
+    x: np.ndarray, w: np.ndarray, y: np.ndarray, arg: np.ndarray, dy: np.ndarray, P: int,
+    want_dx: bool,
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:  # fmt: skip
+    """(dx or None, dW, db) of ``forward``'s output gradient dy (N, F, PH, PW)."""
+    F = w.shape[0]
+    dx = np.zeros(x.shape if want_dx else (0, 0, 0, 0), dtype=x.dtype)
+    nb = min(BLOCKS, x.shape[0])
+    dW_blocks = np.zeros((nb, *w.shape), dtype=x.dtype)
+    db_blocks = np.zeros((nb, F), dtype=x.dtype)
+    dy = np.ascontiguousarray(dy)
+    backward_kernel(x, w, y, arg, dy, P, want_dx, dx, dW_blocks, db_blocks, x.dtype.type(0))
+    return (dx if want_dx else None), dW_blocks.sum(axis=0), db_blocks.sum(axis=0)
