@@ -1,15 +1,24 @@
-"""Inference throughput of the model zoo: tinyconv and PyTorch side by side in one process.
+"""Inference throughput: tinyconv on its Numba kernels, tinyconv on the NumPy reference,
+PyTorch and onnxruntime, side by side in one process.
 
-    python bench/inference.py                       # resnet18 batch 8 and vgg16 batch 1
+    python bench/inference.py --threads 2     # SimpleConvNet, DeepConvNet b100, resnet18 b8
     python bench/inference.py --threads 1 --steps 5
-    python bench/inference.py --models resnet18:8,resnet50:4,googlenet:8
+    python bench/inference.py --models resnet18:8,resnet50:4 --no-onnxruntime
 
-Both systems run the same architecture with the same weights (tinyconv's random weights,
-copied by name into the PyTorch model: torchvision's if it is installed, otherwise the
-plain-PyTorch twin from tests/torch_reference_models.py), in eval mode, float32, 3x224x224,
-without autograd (``tinyconv.no_grad`` / ``torch.inference_mode``), with the same number of
-threads (``torch.set_num_threads`` and threadpoolctl for NumPy's BLAS). Reported: the median
-time per batch, images/s for both, and the ratio tinyconv / PyTorch (> 1: tinyconv faster).
+Every system runs the same architecture with the same weights, in eval mode, float32,
+without autograd (``tinyconv.no_grad`` / ``torch.inference_mode``):
+
+* PyTorch: for the MNIST models the PyTorch twin of the tinyconv model (``common.torch_twin``);
+  for the zoo torchvision's model if installed, else the plain-PyTorch one of
+  tests/torch_reference_models.py, tinyconv's random weights copied in by name.
+* onnxruntime: that PyTorch model exported by ``torch.onnx.export`` (TorchScript exporter,
+  ``dynamo=False``, opset 17, the benchmark's fixed shape) into a temporary directory, run by
+  the CPU provider with all graph optimisations.
+
+``--threads`` sets PyTorch's threads, onnxruntime's intra-op threads, tinyconv's, Numba's and
+NumPy's BLAS threads alike. Reported: the median time per batch in alternating rounds
+(``common.alternate``), images/s, the ratio PyTorch time / system time (> 1: faster than
+PyTorch) and the largest difference of each system's output from PyTorch's.
 """
 
 from __future__ import annotations
@@ -17,16 +26,34 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from pathlib import Path
-
-import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from common import alternate, machine_line, median_ms, set_threads  # noqa: E402
+from common import (  # noqa: E402  (common sets the thread environment before NumPy loads)
+    TORCH,
+    alternate,
+    kernel_paths,
+    load_line,
+    machine_line,
+    median_ms,
+    ort_session,
+    print_table,
+    set_threads,
+    system_name,
+    torch_twin,
+    under_kernels,
+)
+
+# isort: split
+import numpy as np  # noqa: E402
+
+ORT = "onnxruntime"
+DEFAULT_MODELS = "simple_convnet:100,deep_convnet:100,resnet18:8"
 
 
-def torch_model(name: str) -> tuple[object, str]:
+def zoo_torch_model(name: str) -> tuple[object, str]:
     """The PyTorch network of the same name: torchvision's, else the tests' plain-PyTorch twin."""
     try:
         import torchvision
@@ -51,7 +78,24 @@ def torch_model(name: str) -> tuple[object, str]:
         return builders[name](), "tests/torch_reference_models.py"
 
 
-def bench_model(name: str, batch: int, steps: int, warmup: int) -> dict[str, float | str]:
+def torch_model_for(model: object, name: str) -> tuple[object, str]:
+    """PyTorch's copy of the tinyconv ``model``: its Sequential twin, else the zoo's network."""
+    import torch
+
+    from tinyconv import models
+
+    try:
+        return torch_twin(model), "common.torch_twin"
+    except NotImplementedError:
+        twin, source = zoo_torch_model(name)
+        state = {k: torch.from_numpy(v) for k, v in models.torch_state_dict(model).items()}
+        twin.load_state_dict(state, strict=True)
+        return twin, source
+
+
+def bench_model(
+    name: str, batch: int, paths: list[str], args: argparse.Namespace, workdir: str
+) -> dict[str, object]:
     import torch
 
     import tinyconv
@@ -59,11 +103,10 @@ def bench_model(name: str, batch: int, steps: int, warmup: int) -> dict[str, flo
 
     tinyconv.manual_seed(0)
     model = models.get(name).eval()
-    twin, source = torch_model(name)
-    state = {k: torch.from_numpy(v) for k, v in models.torch_state_dict(model).items()}
-    twin.load_state_dict(state, strict=True)
+    twin, source = torch_model_for(model, name)
     twin.eval()
-    x = np.random.default_rng(0).standard_normal((batch, 3, 224, 224), dtype=np.float32)
+    shape = (batch, *model.input_shape)
+    x = np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
     xc, xt = tinyconv.tensor(x), torch.from_numpy(x)
 
     def run_tc() -> np.ndarray:
@@ -74,43 +117,54 @@ def bench_model(name: str, batch: int, steps: int, warmup: int) -> dict[str, flo
         with torch.inference_mode():
             return twin(xt).numpy()
 
-    a, b = run_tc(), run_torch()
-    err = float(np.abs(a - b).max() / (np.abs(b).max() + 1e-30))
-    t = alternate({"tinyconv": run_tc, "torch": run_torch}, steps, warmup)
-    ms_tc, ms_torch = median_ms(t["tinyconv"]), median_ms(t["torch"])
-    return {"tc": ms_tc, "torch": ms_torch, "err": err, "source": source}
+    fns = {system_name(p): under_kernels(p, run_tc) for p in paths}
+    fns[TORCH] = run_torch
+    if not args.no_onnxruntime:
+        session = ort_session(twin, x, args.threads, workdir)
+        fns[ORT] = lambda: session.run(None, {"x": x})[0]
+    ref = run_torch()
+    scale = float(np.abs(ref).max()) + 1e-30
+    err = {k: float(np.abs(np.asarray(f()) - ref).max()) / scale for k, f in fns.items()}
+    t = alternate(fns, args.steps, args.warmup, round_steps=3)
+    return {
+        "name": f"{name} {'x'.join(map(str, model.input_shape))}",
+        "batch": batch,
+        "ms": {k: median_ms(v) for k, v in t.items()},
+        "err": err,
+        "source": source,
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--models", default="resnet18:8,vgg16:1", help="name:batch, comma separated")
-    ap.add_argument(
-        "--steps", type=int, default=10, help="timed batches per system (median reported)"
-    )
+    ap.add_argument("--models", default=DEFAULT_MODELS, help="name:batch, comma separated")
+    ap.add_argument("--steps", type=int, default=12, help="timed batches per system (median)")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--kernels", choices=("both", "numba", "numpy"), default="both")
+    ap.add_argument("--no-onnxruntime", action="store_true", help="leave onnxruntime out")
     args = ap.parse_args()
     set_threads(args.threads)
+    paths = kernel_paths(args.kernels)
+    systems = [system_name(p) for p in paths] + [TORCH] + ([] if args.no_onnxruntime else [ORT])
     print(machine_line(args.threads))
     print(
-        f"dtype: float32 | input 3x224x224 | eval mode, no autograd | median of {args.steps} "
-        f"batches, alternating tinyconv/torch, after {args.warmup} warm-up batches"
+        f"dtype: float32 | eval mode, no autograd | median of {args.steps} batches per system "
+        f"in alternating rounds of 3 ({', '.join(systems)}), after {args.warmup} warm-up "
+        "batches | ratio = PyTorch time / system time"
     )
-    head = (
-        f"{'model':<12}{'batch':>6}{'tinyconv':>12}{'torch':>12}{'tc img/s':>10}{'torch img/s':>13}"
-    )
-    print(f"\n{head}{'ratio':>8}{'max rel diff':>14}  torch model")
-    for item in args.models.split(","):
-        name, _, batch_text = item.partition(":")
-        batch = int(batch_text or 1)
-        r = bench_model(name, batch, args.steps, args.warmup)
-        ia, ib = batch / r["tc"] * 1000, batch / r["torch"] * 1000
-        print(
-            f"{name:<12}{batch:>6}{r['tc']:>10.1f}ms{r['torch']:>10.1f}ms{ia:>10.2f}{ib:>13.2f}"
-            f"{ia / ib:>7.2f}x{r['err']:>14.1e}  {r['source']}"
-        )
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="tinyconv-bench-onnx-") as workdir:
+        for item in args.models.split(","):
+            name, _, batch_text = item.partition(":")
+            r = bench_model(name, int(batch_text or 1), paths, args, workdir)
+            rows.append(r)
+            diffs = ", ".join(f"{k} {v:.1e}" for k, v in r["err"].items() if k != TORCH)
+            print(f"  {r['name']}: PyTorch model {r['source']}; max rel diff from it: {diffs}")
+    print_table("inference", rows, systems)
+    print(f"\nafter: {load_line()}")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,17 @@
-"""One training step (forward, loss, backward, Adam) of SimpleConvNet and DeepConvNet,
-tinyconv and PyTorch side by side in one process, plus conv2d layer timings.
+"""One training step (forward, loss, backward, Adam) of SimpleConvNet and DeepConvNet:
+tinyconv on its Numba kernels, tinyconv on the NumPy reference and PyTorch, side by side in
+one process, plus conv2d layer timings.
 
-    python bench/step.py                   # batch 100, all cores, 30 timed steps each
+    python bench/step.py --threads 2        # batch 100, 30 timed steps per system
     python bench/step.py --threads 1 --steps 50
+    python bench/step.py --kernels numpy    # one kernel path only (numba, numpy, both)
 
-Prints images/s for both and the ratio tinyconv / PyTorch (> 1 means tinyconv is faster).
-``--threads`` sets PyTorch's threads, tinyconv's threads and NumPy's BLAS threads alike. The
-steps run in alternating rounds of 5 per system (``common.alternate``), medians reported;
-on a shared machine repeat the run and look at ``uptime``.
+``--threads`` sets PyTorch's threads, tinyconv's threads, Numba's threads and NumPy's BLAS
+threads alike (threadpoolctl, or the environment before NumPy is imported). The systems run
+in alternating rounds of 5 steps (``common.alternate``), medians reported, each on its own
+copy of the model (same initial weights). The ratio is PyTorch's time / the system's time:
+> 1 means faster than PyTorch. On a shared machine look at the load lines printed before
+and after, and repeat the run.
 """
 
 from __future__ import annotations
@@ -15,43 +19,78 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-
-import numpy as np
+from collections.abc import Callable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import alternate, machine_line, median_ms, set_threads, torch_twin  # noqa: E402
+from common import (  # noqa: E402  (common sets the thread environment before NumPy loads)
+    TORCH,
+    alternate,
+    kernel_paths,
+    load_line,
+    machine_line,
+    median_ms,
+    print_table,
+    set_threads,
+    system_name,
+    torch_twin,
+    under_kernels,
+)
+
+# isort: split
+import numpy as np  # noqa: E402
 
 
-def training_step_bench(name: str, batch: int, steps: int, warmup: int) -> tuple[float, float]:
+def training_step_bench(
+    name: str, batch: int, paths: list[str], steps: int, warmup: int
+) -> dict[str, object]:
+    """Median ms of one step per system, and the first step's losses (they must agree)."""
     import torch
 
     import tinyconv
     import tinyconv.functional as F
     from tinyconv import models, optim
 
-    tinyconv.manual_seed(0)
-    model = models.get(name)
-    twin = torch_twin(model)
     rng = np.random.default_rng(0)
     x = rng.random((batch, 1, 28, 28), dtype=np.float32)
     y = rng.integers(0, 10, batch)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     xc, yc = tinyconv.tensor(x), tinyconv.tensor(y)
-    opt = optim.Adam(model.parameters(), lr=1e-3)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    fns, losses = {}, {}
+    twin = None
+    for path in paths:
+        tinyconv.manual_seed(0)
+        model = models.get(name)
+        twin = twin or torch_twin(model)  # same initial weights as every tinyconv copy
+        opt = optim.Adam(model.parameters(), lr=1e-3)
+
+        def step_tc(model=model, opt=opt) -> float:  # noqa: ANN001  (bind this copy)
+            opt.zero_grad()
+            loss = F.cross_entropy(model(xc), yc)
+            loss.backward()
+            opt.step()
+            return float(loss.item())
+
+        fn = under_kernels(path, step_tc)
+        losses[system_name(path)] = fn()
+        fns[system_name(path)] = fn
     opt_t = torch.optim.Adam(twin.parameters(), lr=1e-3)
 
-    def step_tc() -> None:
-        opt.zero_grad()
-        F.cross_entropy(model(xc), yc).backward()
-        opt.step()
-
-    def step_torch() -> None:
+    def step_torch() -> float:
         opt_t.zero_grad()
-        torch.nn.functional.cross_entropy(twin(xt), yt).backward()
+        loss = torch.nn.functional.cross_entropy(twin(xt), yt)
+        loss.backward()
         opt_t.step()
+        return float(loss.item())
 
-    t = alternate({"tinyconv": step_tc, "torch": step_torch}, steps, warmup)
-    return median_ms(t["tinyconv"]), median_ms(t["torch"])
+    losses[TORCH] = step_torch()
+    fns[TORCH] = step_torch
+    t = alternate(fns, steps, warmup)
+    return {
+        "name": f"{name} train step",
+        "batch": batch,
+        "ms": {k: median_ms(v) for k, v in t.items()},
+        "losses": losses,
+    }
 
 
 CONV_SHAPES = [
@@ -64,33 +103,51 @@ CONV_SHAPES = [
 ]
 
 
-def conv_bench(steps: int, warmup: int) -> None:
+def conv_steps(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, s: int, p: int
+) -> tuple[Callable[[], None], Callable[[], None]]:
+    """conv2d forward + backward (sum as the loss) of one shape: tinyconv's and PyTorch's."""
     import torch
 
     import tinyconv
     import tinyconv.functional as F
 
+    xc, wc, bc = (tinyconv.tensor(a, requires_grad=True) for a in (x, w, b))
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+
+    def tc() -> None:
+        for a in (xc, wc, bc):
+            a.grad = None
+        F.conv2d(xc, wc, bc, stride=s, padding=p).sum().backward()
+
+    def th() -> None:
+        for a in (xt, wt, bt):
+            a.grad = None
+        torch.nn.functional.conv2d(xt, wt, bt, stride=s, padding=p).sum().backward()
+
+    return tc, th
+
+
+def conv_bench(paths: list[str], steps: int, warmup: int) -> list[dict[str, object]]:
+    """conv2d forward + backward (sum as the loss) per shape and system."""
     rng = np.random.default_rng(0)
-    head = f"{'conv2d fwd+bwd: input, weight, stride, pad':<58}{'tinyconv':>10}{'torch':>10}"
-    print(f"\n{head}{'ratio':>8}  (ratio = torch time / tinyconv time)")
+    rows = []
     for xs, ws, s, p in CONV_SHAPES:
         x = rng.standard_normal(xs, dtype=np.float32)
         w = rng.standard_normal(ws, dtype=np.float32) * 0.1
         b = np.zeros(ws[0], np.float32)
-        xc, wc, bc = (tinyconv.tensor(a, requires_grad=True) for a in (x, w, b))
-        xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
-
-        def tc(xc=xc, wc=wc, bc=bc, s=s, p=p) -> None:  # noqa: ANN001  (bind this shape)
-            F.conv2d(xc, wc, bc, stride=s, padding=p).sum().backward()
-
-        def th(xt=xt, wt=wt, bt=bt, s=s, p=p) -> None:  # noqa: ANN001
-            torch.nn.functional.conv2d(xt, wt, bt, stride=s, padding=p).sum().backward()
-
-        t = alternate({"tc": tc, "th": th}, steps, warmup)
-        a, c = median_ms(t["tc"]), median_ms(t["th"])
-        print(
-            f"{str(xs) + ' ' + str(ws) + f' s={s} p={p}':<58}{a:>8.2f}ms{c:>8.2f}ms{c / a:>7.2f}x"
+        tc, th = conv_steps(x, w, b, s, p)
+        fns = {system_name(path): under_kernels(path, tc) for path in paths}
+        fns[TORCH] = th
+        t = alternate(fns, steps, warmup)
+        rows.append(
+            {
+                "name": f"{xs[1]}x{xs[2]}x{xs[3]} * {ws[0]}x{ws[2]}x{ws[3]} s{s} p{p}",
+                "batch": xs[0],
+                "ms": {k: median_ms(v) for k, v in t.items()},
+            }
         )
+    return rows
 
 
 def main() -> None:
@@ -98,30 +155,32 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--batch", type=int, default=100)
-    ap.add_argument(
-        "--steps", type=int, default=30, help="timed steps per system (median reported)"
-    )
+    ap.add_argument("--steps", type=int, default=30, help="timed steps per system (median)")
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--models", default="simple_convnet,deep_convnet")
+    ap.add_argument("--kernels", choices=("both", "numba", "numpy"), default="both")
     ap.add_argument("--no-layers", action="store_true", help="skip the conv2d layer timings")
     args = ap.parse_args()
     set_threads(args.threads)
+    paths = kernel_paths(args.kernels)
+    systems = [system_name(p) for p in paths] + [TORCH]
     print(machine_line(args.threads))
     print(
-        f"dtype: float32 | batch: {args.batch} | input 1x28x28 | median of {args.steps} steps, "
-        f"alternating tinyconv/torch, after {args.warmup} warm-up steps"
+        f"dtype: float32 | batch: {args.batch} | input 1x28x28 | median of {args.steps} steps "
+        f"per system in alternating rounds of 5 ({', '.join(systems)}), after {args.warmup} "
+        "warm-up steps | ratio = PyTorch time / system time"
     )
-    print(
-        f"\n{'training step (fwd+loss+bwd+Adam)':<36}{'tinyconv':>12}{'torch':>12}{'tc img/s':>10}"
-        f"{'torch img/s':>12}{'ratio':>8}"
-    )
+    rows = []
     for name in args.models.split(","):
-        a, b = training_step_bench(name, args.batch, args.steps, args.warmup)
-        ia, ib = args.batch / a * 1000, args.batch / b * 1000
-        print(f"{name:<36}{a:>10.2f}ms{b:>10.2f}ms{ia:>10.0f}{ib:>12.0f}{ia / ib:>7.2f}x")
+        r = training_step_bench(name, args.batch, paths, args.steps, args.warmup)
+        rows.append(r)
+        first = ", ".join(f"{k} {v:.6f}" for k, v in r["losses"].items())
+        print(f"  {name}: first-step loss {first}", flush=True)
+    print_table("training step (fwd+loss+bwd+Adam)", rows, systems)
     if not args.no_layers:
-        conv_bench(max(5, args.steps // 3), 2)
+        print_table("conv2d fwd+bwd", conv_bench(paths, max(5, args.steps // 3), 2), systems)
+    print(f"\nafter: {load_line()}")
 
 
 if __name__ == "__main__":

@@ -33,16 +33,25 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, ".."))
 
-from common import machine_line, set_threads, torch_twin  # noqa: E402
+from common import (  # noqa: E402  (common sets the thread environment before NumPy loads)
+    TORCH,
+    kernel_paths,
+    machine_line,
+    set_threads,
+    system_name,
+    torch_twin,
+)
+
+# isort: split
+import numpy as np  # noqa: E402
 
 import tinyconv  # noqa: E402
 import tinyconv.functional as F  # noqa: E402
+import tinyconv.kernels as K  # noqa: E402
 from tinyconv import data, models, optim  # noqa: E402
 
 
@@ -99,7 +108,7 @@ def race(
                 eval_seconds += time.perf_counter() - t0
                 curve.append((steps, round(seconds, 3), acc))
                 print(
-                    f"  {name:<8} step {steps:>6}  {seconds:8.1f} s  "
+                    f"  {name:<16} step {steps:>6}  {seconds:8.1f} s  "
                     f"test accuracy {100 * acc:.2f} %",
                     flush=True,
                 )
@@ -149,6 +158,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, help="first N training images (smoke test)")
     p.add_argument("--test-limit", type=int, help="first N test images (smoke test)")
     p.add_argument("--only", choices=("tinyconv", "torch"), help="run one side only")
+    p.add_argument(
+        "--kernels",
+        choices=("both", "numba", "numpy"),
+        default="both",
+        help="tinyconv's kernel paths to race (both: numba when it imports, then numpy)",
+    )
     p.add_argument("--json", help="also write the results to this JSON file")
     args = p.parse_args(argv)
 
@@ -186,15 +201,17 @@ def main(argv: list[str] | None = None) -> int:
 
     tinyconv.manual_seed(args.seed)
     model = RECIPES[args.model]() if args.model in RECIPES else models.get(args.model)
-    twin = torch_twin(model)  # same weights
+    twin = torch_twin(model)  # the same initial weights as every tinyconv run (same seed)
     total_steps = args.max_epochs * (len(xs) // args.batch_size)
     results: dict[str, Any] = {}
 
-    if args.only in (None, "tinyconv"):
+    for path in kernel_paths(args.kernels) if args.only in (None, "tinyconv") else []:
+        tinyconv.manual_seed(args.seed)
+        model = RECIPES[args.model]() if args.model in RECIPES else models.get(args.model)
         opt = optim.Adam(model.parameters(), lr=args.lr)
         sched = optim.CosineAnnealingLR(opt, total_steps) if args.schedule == "cosine" else None
 
-        def step_tc(xb: np.ndarray, yb: np.ndarray) -> None:
+        def step_tc(xb: np.ndarray, yb: np.ndarray, model=model, opt=opt, sched=sched) -> None:  # noqa: ANN001
             model.train()
             opt.zero_grad()
             F.cross_entropy(model(tinyconv.tensor(xb)), tinyconv.tensor(yb)).backward()
@@ -202,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
             if sched is not None:
                 sched.step()
 
-        def acc_tc() -> float:
+        def acc_tc(model=model) -> float:  # noqa: ANN001
             model.eval()
             with tinyconv.no_grad():
                 pred = np.concatenate(
@@ -211,7 +228,9 @@ def main(argv: list[str] | None = None) -> int:
                 )  # fmt: skip
             return float((pred == y_test).mean())
 
-        results["tinyconv"] = race("tinyconv", step_tc, acc_tc, xs, y_train, args)
+        name = system_name(path)
+        with K.using(path):  # the first steps include Numba's compile (or cache load)
+            results[name] = race(name, step_tc, acc_tc, xs, y_train, args)
 
     if args.only in (None, "torch"):
         opt_t = torch.optim.Adam(twin.parameters(), lr=args.lr)
@@ -240,21 +259,27 @@ def main(argv: list[str] | None = None) -> int:
                 )
             return float((pred == yt_t).float().mean())
 
-        results["torch"] = race("torch", step_torch, acc_torch, xs, y_train, args)
+        results[TORCH] = race(TORCH, step_torch, acc_torch, xs, y_train, args)
 
     for name, r in results.items():
         state = "reached" if r["reached"] else "NOT reached"
         r["wall_seconds"] = load_seconds + r["seconds"] + r["eval_seconds"]
         print(
-            f"RESULT | {name:<8} | {args.model} Adam lr {args.lr} {args.schedule} batch "
+            f"RESULT | {name:<16} | {args.model} Adam lr {args.lr} {args.schedule} batch "
             f"{args.batch_size} | {100 * args.target:.1f} % {state} after {r['steps']} steps "
             f"({r['epochs']:.2f} epochs) | training {r['seconds']:.1f} s + evaluations "
             f"{r['eval_seconds']:.1f} s + data loading {load_seconds:.1f} s = wall "
             f"{r['wall_seconds']:.1f} s | threads {args.threads}"
         )
-    if len(results) == 2 and all(r["reached"] for r in results.values()):
-        ratio = results["tinyconv"]["seconds"] / results["torch"]["seconds"]
-        print(f"RESULT | tinyconv / PyTorch training time to target: {ratio:.2f}x")
+    if TORCH in results and results[TORCH]["reached"]:
+        for name, r in results.items():
+            if name != TORCH and r["reached"]:
+                ratio = results[TORCH]["wall_seconds"] / r["wall_seconds"]
+                train = results[TORCH]["seconds"] / r["seconds"]
+                print(
+                    f"RESULT | {name} speed / PyTorch's: wall {ratio:.2f}x, training time "
+                    f"{train:.2f}x (> 1: faster)"
+                )
     print(f"(this script ran {time.perf_counter() - t_start:.1f} s in all)")
     if args.json:
         with open(args.json, "w") as f:

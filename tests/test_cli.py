@@ -250,7 +250,8 @@ def test_train_on_an_image_folder_then_evaluate_and_predict(tmp_path, capsys, mo
     assert meta["classes"] == ["digit0", "digit1", "digit2"] and meta["input_shape"] == [1, 28, 28]
     code, out, err = run_main(["evaluate", "run/model.safetensors", "--data", "digits"], capsys)
     assert code == 0, err
-    assert "on digits test (60 images)" in out and "2 digit2" in out
+    assert "on digits test (6 images)" in out and "2 digit2" in out  # only the held-out 6
+    assert "testing the 6 images held out when the model was trained on this folder" in out
     assert re.search(r"^\s+2\s+(\d+\s+){2}\d+$", out, re.M)  # the confusion matrix's last row
     code, out, err = run_main(["predict", "run/model.safetensors", "digits/digit1/0.png"], capsys)
     assert code == 0, err

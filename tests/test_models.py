@@ -121,9 +121,10 @@ def check_backward(model, tmodel, x: np.ndarray) -> None:
 
 # ----------------------------------------------------------------------------- registry
 CLASSIFIERS = [
-    "alexnet", "alexnet_lrn", "cifar10_cnn", "deep_convnet", "googlenet", "lenet5", "lenet5_modern",
-    "mnist_cnn", "resnet18", "resnet20", "resnet32", "resnet34", "resnet50", "resnet56",
-    "simple_convnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
+    "alexnet", "alexnet_lrn", "cifar10_cnn", "deep_convnet", "efficientnet_b0", "googlenet",
+    "lenet5", "lenet5_modern", "mnist_cnn", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small",
+    "resnet18", "resnet20", "resnet32", "resnet34", "resnet50", "resnet56",
+    "shufflenet_v2_x1_0", "simple_convnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
 ]  # fmt: skip
 DENSE = ["centernet", "unet"]  # segmentation and detection (fcn takes a classifier instead)
 GENERATIVE = ["conv_autoencoder", "conv_vae", "dcgan_discriminator", "dcgan_generator"]

@@ -128,6 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit", type=_positive_int, metavar="N", help="use at most N train and N test images"
     )
     t.add_argument(
+        "--val",
+        type=_nonneg_int,
+        metavar="N",
+        help="validation images held out of the training images, measured after every epoch "
+        "(default: 10%%, at most 5000; 0: none); the test split is read once, at the end",
+    )
+    t.add_argument(
         "--augment",
         action="store_true",
         help="random shifts (crop with padding H/8) and, for RGB images, flips",
@@ -161,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="loss, accuracy, per-class accuracy and confusion matrix on a test set",
         description="Evaluate a saved model on the test split of a dataset.",
     )
-    e.add_argument("model_file", metavar="MODEL_FILE", help="a .safetensors model file")
+    e.add_argument("model_file", metavar="MODEL_FILE", help="a .safetensors or .onnx model file")
     e.add_argument("--data", help="dataset or image folder (default: the one it was trained on)")
     e.add_argument("--batch-size", type=_positive_int, default=500, help="batch size (500)")
     e.add_argument("--limit", type=_positive_int, help="use at most N test images")
@@ -175,10 +182,20 @@ def build_parser() -> argparse.ArgumentParser:
         "converted to what the model expects (grey or RGB, resized); for a grey model a dark "
         "digit on a light background is inverted to MNIST's white on black (--invert auto).",
     )
-    r.add_argument("model_file", metavar="MODEL_FILE", help="a .safetensors model file")
+    r.add_argument("model_file", metavar="MODEL_FILE", help="a .safetensors or .onnx model file")
     r.add_argument("images", metavar="IMAGE", nargs="+", help="image files")
     r.add_argument("--top-k", type=_positive_int, default=3, help="classes to show (3)")
-    r.add_argument("--invert", choices=("auto", "yes", "no"), default="auto", help="(auto)")
+    r.add_argument(
+        "--invert", choices=("auto", "yes", "no"), default="auto", help="(auto: the model's)"
+    )
+    r.add_argument(
+        "--preprocess",
+        choices=("auto", "mnist", "resize"),
+        default="auto",
+        help="mnist: crop to the ink, fit 20x20, centre (MNIST's recipe); resize: the whole "
+        "image; auto (default): the recipe the model was trained with",
+    )
+    r.add_argument("--show-input", metavar="OUT.png", help="write what the model saw to OUT.png")
     r.add_argument("--input-shape", type=_shape, help="C,H,W when the file does not say")
     r.add_argument("--precision", choices=INFERENCE, default="fp32", help=INFERENCE_HELP)
     r.set_defaults(func=cmd_predict)
@@ -203,6 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .distributed.launch import add_launch_parser  # noqa: PLC0415
 
     add_launch_parser(sub)
+    from .onnx.files import add_export_parser  # noqa: PLC0415  (onnx is imported when used)
+
+    add_export_parser(sub, _load_model)
     return p
 
 
@@ -247,17 +267,16 @@ def _load_data(
     """
     from . import data  # noqa: PLC0415
 
-    out: dict[str, Any] = {"train": None}
+    out: dict[str, Any] = {"train": None, "preprocess": "resize", "invert": False}
     if os.path.isdir(name):
         side = size or 28
         x, y, names = data.load_folder(name, size=side, channels=channels or 1, classes=classes)
-        out.update(classes=names, name=Path(name).resolve().name, mean=(0.0,), std=(1.0,))
+        path = str(Path(name).resolve())
+        out.update(classes=names, name=Path(path).name, mean=(0.0,), std=(1.0,), path=path)
         if not holdout:
             out["test"] = (x, y)
         else:
-            order = numpy.random.default_rng([seed, 7]).permutation(len(x))
-            n_test = max(1, len(x) // 10)
-            test, train = order[:n_test], order[n_test:]
+            train, test = data.split.folder_split(len(x), seed)
             if len(train) == 0:
                 raise UserError(f"{name}: too few images to train on ({len(x)})")
             pixels = x[train].astype(numpy.float64) / 255.0  # (N, C, H, W)
@@ -269,6 +288,8 @@ def _load_data(
             out["train"] = data.load(name, "train")
         out.update(test=data.load(name, "test"), classes=data.classes(name), name=name)
         out["mean"], out["std"] = data.normalization(name)
+        grey = out["test"][0].shape[1] == 1
+        out.update(preprocess=data.images.recipe_for(name), invert="auto" if grey else False)
     for split in ("train", "test"):
         if limit is not None and out[split] is not None:
             out[split] = tuple(a[:limit] for a in out[split])
@@ -298,6 +319,10 @@ def _load_model(path: str) -> tuple[Any, dict[str, Any]]:
 
     if not os.path.isfile(path):
         raise UserError(f"model file not found: {path}")
+    if path.lower().endswith(".onnx"):  # an exported or foreign ONNX graph
+        from .onnx.files import load_model_file  # noqa: PLC0415
+
+        return load_model_file(path)
     model = io.load(path)
     if not hasattr(model, "forward"):
         raise UserError(
@@ -329,7 +354,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from . import data, io, manual_seed  # noqa: PLC0415
     from .distributed.cli import TrainRun  # noqa: PLC0415
     from .plots import plot_history  # noqa: PLC0415
-    from .train import fit, make_optimizer  # noqa: PLC0415
+    from .train import evaluate, fit, make_optimizer  # noqa: PLC0415
 
     ranks = TrainRun(args)  # one process: rank 0 of 1; under mpirun: data-parallel
     quiet = args.quiet or not ranks.is_root
@@ -349,6 +374,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             "out",
             "limit",
             "precision",
+            "val",
         )
         given = [f"--{k.replace('_', '-')}" for k in fixed if getattr(args, k) is not None]
         if given:
@@ -371,6 +397,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             "optimizer": (args.optimizer or "adam").lower(),
             "seed": 0 if args.seed is None else args.seed,
             "limit": args.limit,
+            "val": args.val,
             "augment": args.augment,
             "image_size": args.image_size,
             "channels": args.channels,
@@ -397,6 +424,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     x_train, y_train = ds["train"]
     x_test, y_test = ds["test"]
+    n_val = settings.get("val", 0)  # a run saved before --val existed had no validation split
+    if n_val is None:
+        n_val = data.split.default_val_size(len(x_train))
+    kept, held = data.split.hold_out(len(x_train), n_val, seed)
+    x_val, y_val = x_train[held], y_train[held]
+    x_train, y_train = x_train[kept], y_train[kept]
     C, H, W = x_train.shape[1:]
     if H != W:
         raise UserError(f"{settings['data']}: images are {H}x{W}; the models expect square images")
@@ -431,7 +464,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         transform=transform,
         **norm,
     )
-    val = data.DataLoader(x_test, y_test, batch_size=500, **norm)
+    val = data.DataLoader(x_val, y_val, batch_size=500, **norm) if n_val else None
     optimizer = make_optimizer(settings["optimizer"], model, settings["lr"])
     out.mkdir(parents=True, exist_ok=True)
     if not args.resume and ranks.is_root:
@@ -439,8 +472,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         (out / "run.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
     if not quiet:
         print(
-            f"Training {settings['model']} on {ds['name']} ({len(x_train)} train / {len(x_test)} "
-            f"test images, {C}x{H}x{W}), {settings['epochs']} epoch(s), batch "
+            f"Training {settings['model']} on {ds['name']} ({len(x_train)} train / {n_val} "
+            f"validation / {len(x_test)} test images, {C}x{H}x{W}), {settings['epochs']} "
+            "epoch(s), batch "
             f"{settings['batch_size']}, {settings['optimizer']} lr {settings['lr']}, seed {seed}"
         )
     live = None
@@ -448,8 +482,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         from .serve import start_live_training  # noqa: PLC0415
 
         live = start_live_training(
-            args.serve, model, (C, H, W), ds["classes"], ds["mean"], ds["std"]
-        )
+            args.serve, model, (C, H, W), ds["classes"], ds["mean"], ds["std"],
+            preprocess=ds["preprocess"],
+        )  # fmt: skip
     try:
         with ranks.guard():  # under mpirun, a failing rank ends the whole job
             history = fit(
@@ -474,6 +509,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 130
     if not ranks.is_root:
         return 0  # rank 0 saves the model and the history
+    test = evaluate(model, data.DataLoader(x_test, y_test, batch_size=500, **norm))
     meta = {
         "model": settings["model"],
         "dataset": settings["data"],
@@ -481,16 +517,26 @@ def cmd_train(args: argparse.Namespace) -> int:
         "mean": list(ds["mean"]),
         "std": list(ds["std"]),
         "input_shape": [int(C), int(H), int(W)],
+        "preprocess": ds["preprocess"],  # the image recipe of every front-end (data.images)
+        "invert": ds["invert"],
         "epochs": history.epochs,
-        "test_accuracy": history.last("val_acc"),
+        "seed": seed,
+        "val_images": int(n_val),
+        "val_accuracy": history.last("val_acc"),
+        "test_images": int(test["num_samples"]),
+        "test_loss": test["loss"],
+        "test_accuracy": test["accuracy"],
     }
+    if ds.get("path"):
+        meta["data_path"] = ds["path"]
     model_path = out / "model.safetensors"
     io.save(model, model_path, metadata=meta)
     history.to_json(out / "history.json")
     history.to_csv(out / "history.csv")
     curve = plot_history(history, out / "curves.png", title=f"{settings['model']} on {ds['name']}")
-    acc = history.last("val_acc")
-    print(f"Test accuracy {100 * acc:.2f}%" if acc is not None else "Done.")
+    if n_val and history.last("val_acc") is not None:
+        print(f"Validation accuracy {100 * history.last('val_acc'):.2f}% ({n_val} images)")
+    print(f"Test accuracy {100 * test['accuracy']:.2f}% ({test['num_samples']} images, read once)")
     print(f"Saved in {out}/:")
     print(f"  model        {model_path}")
     print(f"  history      {out / 'history.json'}, {out / 'history.csv'}")
@@ -515,9 +561,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     _set_precision(model, args.precision)
     name = args.data or meta.get("dataset") or data.default_dataset()
     C, H, _ = _input_shape(model, meta, None)
-    ds = _load_data(
-        name, args.limit, size=H, channels=C, classes=meta.get("classes"), holdout=False
-    )
+    if os.path.isdir(name):
+        ds = _folder_test_images(name, meta, (C, H, H), args.limit)
+    else:
+        ds = _load_data(
+            name, args.limit, size=H, channels=C, classes=meta.get("classes"), holdout=False
+        )
     mean, std = meta.get("mean", ds["mean"]), meta.get("std", ds["std"])
     x, y = ds["test"]
     if x.shape[1:] != (C, H, H):
@@ -543,29 +592,63 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _folder_test_images(
+    folder: str, meta: dict[str, Any], shape: tuple[int, int, int], limit: int | None
+) -> dict[str, Any]:
+    """A folder's images prepared by the model's recipe; only its held-out test split when
+    the model was trained on this folder. Prints which images are tested."""
+    from .data import ImageFolder, images, split  # noqa: PLC0415
+
+    C, H, W = shape
+    recipe = images.resolve_recipe(meta)
+    invert = meta.get("invert", "auto" if recipe == "mnist" else False)
+    ds = ImageFolder(folder, (H, W), C, meta.get("classes"), invert, recipe)
+    path = str(Path(folder).resolve())
+    chosen = numpy.arange(len(ds))
+    if meta.get("data_path") == path:
+        _, chosen = split.folder_split(len(ds), int(meta.get("seed", 0)))
+        what = (
+            f"the {len(chosen)} images held out when the model was trained on this folder "
+            f"(seed {meta.get('seed', 0)}); its other {len(ds) - len(chosen)} were training or "
+            "validation images"
+        )
+    else:
+        what = f"all its {len(ds)} images (the model was trained on {meta.get('dataset', '?')})"
+    if limit is not None:
+        chosen = chosen[:limit]
+    names = [str(ds.paths[i].relative_to(ds.root)) for i in chosen]
+    shown = ", ".join(names[:8]) + (f", ... ({len(names) - 8} more)" if len(names) > 8 else "")
+    print(f"{folder}: testing {what}, {recipe} recipe: {shown}")
+    mean, std = meta.get("mean", (0.0,)), meta.get("std", (1.0,))
+    return {"test": (ds.images[chosen], ds.labels[chosen]), "classes": ds.classes,
+            "name": Path(path).name, "mean": mean, "std": std}  # fmt: skip
+
+
 # ---------------------------------------------------------------------------- predict
 def cmd_predict(args: argparse.Namespace) -> int:
     from . import no_grad, tensor  # noqa: PLC0415
-    from .data import load_image  # noqa: PLC0415
+    from .data import images as prep  # noqa: PLC0415
 
     model, meta = _load_model(args.model_file)
     dtype = _set_precision(model, args.precision)
-    C, H, W = _input_shape(model, meta, args.input_shape)
-    invert = {"auto": "auto", "yes": True, "no": False}[args.invert]
-    if C != 1 and invert == "auto":
+    shape = _input_shape(model, meta, args.input_shape)
+    invert = {"auto": meta.get("invert", "auto"), "yes": True, "no": False}[args.invert]
+    if shape[0] != 1 and args.invert == "auto":
         invert = False
-    images = []
+    recipe = prep.resolve_recipe(meta, args.preprocess)
+    xs, seen = [], []
     for path in args.images:
         if not os.path.isfile(path):
             raise UserError(f"image file not found: {path}")
-        images.append(load_image(path, size=(H, W), channels=C, invert=invert))
-    x = numpy.stack(images).astype(numpy.float32) / numpy.float32(255.0)  # (N, C, H, W)
-    mean = numpy.asarray(meta.get("mean", [0.0]), dtype=numpy.float32).reshape(-1, 1, 1)
-    std = numpy.asarray(meta.get("std", [1.0]), dtype=numpy.float32).reshape(-1, 1, 1)
-    x = (x - mean) / std
+        x, s, blank = prep.prepare_for_model(path, meta, shape, recipe, invert)
+        if blank:
+            print(f"tinyconv predict: warning: {path}: no ink found (a blank image); its "
+                  "answer means nothing", file=sys.stderr)  # fmt: skip
+        xs.append(x)
+        seen.append(s)
     model.eval()
     with no_grad():
-        logits = model(tensor(x, dtype=dtype)).numpy().astype(numpy.float64)  # (N, K)
+        logits = model(tensor(numpy.stack(xs), dtype=dtype)).numpy().astype(numpy.float64)
     logits -= logits.max(axis=1, keepdims=True)
     probs = numpy.exp(logits)
     probs /= probs.sum(axis=1, keepdims=True)
@@ -575,12 +658,28 @@ def cmd_predict(args: argparse.Namespace) -> int:
         top = numpy.argsort(-p, kind="stable")[:k]
         ranked = ", ".join(f"{classes[i]} ({100 * p[i]:.1f}%)" for i in top)
         print(f"{path}: {ranked}")
+    if args.show_input:
+        written = _write_seen(numpy.stack(seen), args.show_input)
+        print(f"Wrote what the model saw ({recipe} recipe) to {written}")
     return 0
+
+
+def _write_seen(seen: numpy.ndarray, path: str) -> Path:
+    """The (N, C, H, W) 0..255 inputs side by side as one PNG (Pillow), atomically."""
+    from PIL import Image  # noqa: PLC0415
+
+    row = numpy.concatenate(list(numpy.clip(numpy.rint(seen), 0, 255).astype(numpy.uint8)), 2)
+    img = Image.fromarray(row[0] if row.shape[0] == 1 else row.transpose(1, 2, 0))
+    out = Path(path)
+    tmp = out.with_name(out.name + ".tmp")
+    img.save(tmp, format="PNG")
+    os.replace(tmp, out)
+    return out
 
 
 # ---------------------------------------------------------------------------- summary
 def cmd_summary(args: argparse.Namespace) -> int:
-    if args.model_name.endswith(".safetensors") or os.path.isfile(args.model_name):
+    if args.model_name.endswith((".safetensors", ".onnx")) or os.path.isfile(args.model_name):
         model, meta = _load_model(args.model_name)
         shape = _input_shape(model, meta, args.input_shape)
     else:

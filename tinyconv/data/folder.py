@@ -4,10 +4,11 @@
         cat/  1.png  2.jpg ...
         dog/  a.jpeg ...
 
-Images are read with Pillow (the optional extra ``tinyconv[data]``), turned upright by their
-EXIF orientation, put on a white background if they have transparency, converted to grey
-(``channels=1``) or RGB (``channels=3``), resized to ``size`` (bilinear, antialiased; the
-aspect ratio is not kept) and returned as uint8 NCHW arrays, the layout of ``load``.
+Images are read with Pillow (the optional extra ``tinyconv[data]``) by ``images.decode`` (full
+range: 16-bit, palette, alpha, CMYK, EXIF orientation), put on a white background if they have
+transparency, converted to grey (``channels=1``) or RGB (``channels=3``), resized to ``size``
+(area averaging; the aspect ratio is not kept) or prepared by MNIST's recipe
+(``preprocess="mnist"``), and returned as uint8 NCHW arrays, the layout of ``load``.
 
 MNIST digits are white on black; a photo or scan of a digit is usually dark on light.
 ``invert=True`` flips the pixels (``255 - x``); ``invert="auto"`` does so when the image's
@@ -19,24 +20,15 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy
+
+from . import images
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 
 
-def _pil() -> Any:
-    try:
-        from PIL import Image, ImageOps  # noqa: PLC0415
-    except ImportError as e:
-        raise ImportError(
-            "reading image files needs Pillow, which is not installed: pip install 'tinyconv[data]'"
-        ) from e
-    return Image, ImageOps
-
-
-def _check_args(size: Sequence[int], channels: int) -> tuple[int, int]:
+def _check_args(size: int | Sequence[int], channels: int) -> tuple[int, int]:
     if isinstance(size, int):
         size = (size, size)
     if len(size) != 2 or not all(isinstance(s, int) and s >= 1 for s in size):
@@ -46,29 +38,23 @@ def _check_args(size: Sequence[int], channels: int) -> tuple[int, int]:
     return int(size[0]), int(size[1])
 
 
-def _should_invert(x: numpy.ndarray, invert: bool | str) -> bool:
-    if invert == "auto":
-        border = numpy.concatenate([x[:, 0, :].ravel(), x[:, -1, :].ravel(), x[:, :, 0].ravel(),
-                                    x[:, :, -1].ravel()])  # fmt: skip
-        return float(border.mean()) > 127.0
-    if isinstance(invert, bool):
-        return invert
-    raise ValueError(f"invert must be True, False or 'auto', got {invert!r}")
-
-
 def load_image(
     path: str | os.PathLike[str],
     size: int | Sequence[int] = (28, 28),
     channels: int = 1,
     invert: bool | str = False,
+    preprocess: str = "resize",
 ) -> numpy.ndarray:
-    """Read one PNG/JPEG file as a uint8 ``(channels, H, W)`` array.
+    """Read one image file as a uint8 ``(channels, H, W)`` array (``images.decode`` then
+    ``images.prepare``, rounded).
 
     Args:
-        path: the image file.
+        path: the image file (PNG, JPEG, or anything Pillow reads).
         size (int or (int, int)): output ``(height, width)``. Default: (28, 28).
         channels (int): 1 for grey, 3 for RGB. Default: 1.
         invert (bool or "auto"): ``255 - x`` (see the module docstring). Default: False.
+        preprocess (str): "resize" (default) or "mnist" (crop to the ink, fit 20x20, centre;
+            see ``tinyconv.data.images``).
 
     Returns:
         uint8 ``(channels, height, width)``; stack several with ``numpy.stack`` for a batch.
@@ -79,25 +65,10 @@ def load_image(
         ImportError: Pillow is not installed.
     """
     H, W = _check_args(size, channels)
-    Image, ImageOps = _pil()
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"image file not found: {path}")
-    try:
-        with Image.open(path) as img:
-            img = ImageOps.exif_transpose(img)
-            if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
-                rgba = img.convert("RGBA")
-                img = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                img.alpha_composite(rgba)
-            img = img.convert("L" if channels == 1 else "RGB")
-            img = img.resize((W, H), Image.Resampling.BILINEAR)  # Pillow takes (width, height)
-            x = numpy.asarray(img, dtype=numpy.uint8)
-    except (OSError, Image.DecompressionBombError) as e:
-        raise ValueError(f"{path}: cannot read the image ({type(e).__name__}: {e})") from e
-    x = x[None] if channels == 1 else x.transpose(2, 0, 1)  # (C, H, W)
-    x = numpy.ascontiguousarray(x)
-    return 255 - x if _should_invert(x, invert) else x
+    if invert != "auto" and not isinstance(invert, bool):
+        raise ValueError(f"invert must be True, False or 'auto', got {invert!r}")
+    x, _ = images.prepare(images.decode(path), (channels, H, W), preprocess, invert)
+    return numpy.clip(numpy.rint(x), 0, 255).astype(numpy.uint8)
 
 
 def _image_files(folder: Path) -> list[Path]:
@@ -122,6 +93,7 @@ class ImageFolder:
         channels (int): 1 (grey) or 3 (RGB). Default: 1.
         classes (sequence of str, optional): class names in label order.
         invert (bool or "auto"): see ``load_image``. Default: False.
+        preprocess (str): "resize" (default) or "mnist", see ``load_image``.
 
     Attributes:
         images: uint8 ``(N, channels, H, W)``.
@@ -152,6 +124,7 @@ class ImageFolder:
         channels: int = 1,
         classes: Sequence[str] | None = None,
         invert: bool | str = False,
+        preprocess: str = "resize",
     ) -> None:
         H, W = _check_args(size, channels)
         root = Path(root)
@@ -185,7 +158,7 @@ class ImageFolder:
             )
         self.images = numpy.empty((len(self.paths), channels, H, W), dtype=numpy.uint8)
         for i, p in enumerate(self.paths):  # one file each: decoding is per image anyway
-            self.images[i] = load_image(p, (H, W), channels, invert)
+            self.images[i] = load_image(p, (H, W), channels, invert, preprocess)
         self.labels = numpy.asarray(labels, dtype=numpy.int64)
 
     def __len__(self) -> int:
@@ -206,7 +179,8 @@ def load_folder(
     channels: int = 1,
     classes: Sequence[str] | None = None,
     invert: bool | str = False,
+    preprocess: str = "resize",
 ) -> tuple[numpy.ndarray, numpy.ndarray, list[str]]:
     """``(images, labels, classes)`` of an ``ImageFolder``: uint8 NCHW, int64, class names."""
-    ds = ImageFolder(root, size, channels, classes, invert)
+    ds = ImageFolder(root, size, channels, classes, invert, preprocess)
     return ds.images, ds.labels, ds.classes

@@ -5,9 +5,10 @@
     models.list_models()                                # every name get() accepts
 
 Every model takes ``num_classes`` and ``in_channels``. The ImageNet models (alexnet, vgg*,
-googlenet, resnet18/34/50) use the same state-dict names as torchvision, so its weights load
-with ``load_torch_state_dict`` (after ``tools/pth_to_safetensors.py`` turned the ``.pth`` into
-safetensors). ``convolutionize`` turns a model's Flatten + Linear head into convolutions (FCN).
+googlenet, resnet18/34/50 and the 2018-2022 ones from mobilenet_v2 on) use the same state-dict
+names as torchvision, so its weights load with ``load_torch_state_dict`` (after
+``tools/pth_to_safetensors.py`` turned the ``.pth`` into safetensors). ``convolutionize``
+turns a model's Flatten + Linear head into convolutions (FCN).
 
 =================  ==========================================================
 simple_convnet     the from-scratch book's SimpleConvNet (MNIST)
@@ -22,6 +23,10 @@ vgg11 ... vgg19    VGG 11/13/16/19, and ``_bn`` variants with BatchNorm
 googlenet          torchvision's GoogLeNet (Inception v1), ``aux_logits`` flag
 resnet18/34/50     torchvision's ResNets (v1.5 bottleneck)
 resnet20/32/56     He et al.'s CIFAR ResNets (option-A shortcuts)
+mobilenet_v2       torchvision's MobileNetV2 (inverted residuals, ReLU6)
+mobilenet_v3_*     torchvision's MobileNetV3 large / small (SE, hardswish)
+efficientnet_b0    torchvision's EfficientNet-B0 (MBConv, SiLU, stochastic depth)
+shufflenet_v2_x1_0 torchvision's ShuffleNetV2 x1.0 (channel split and shuffle)
 fcn                FCN-16s-style segmentation from a trained classifier
 unet               a small U-Net (segmentation)
 centernet          a small CenterNet (one-stage detection, "objects as points")
@@ -45,6 +50,7 @@ from .detection import (
     centernet_targets,
     sliding_window_detect,
 )
+from .efficientnet import EfficientNet, MBConv, efficientnet_b0
 from .generative import (
     ConvAutoencoder,
     ConvVAE,
@@ -59,6 +65,9 @@ from .generative import (
 from .googlenet import BasicConv2d, GoogLeNet, Inception, InceptionAux, MaxPool2dCeil, googlenet
 from .keras_cnn import Cifar10CNN, MnistCNN, cifar10_cnn, mnist_cnn
 from .lenet import LeNet5, lenet5, lenet5_modern
+from .mobile_blocks import Conv2dNormActivation, SqueezeExcitation
+from .mobilenet_v2 import InvertedResidual, MobileNetV2, mobilenet_v2
+from .mobilenet_v3 import InvertedResidualV3, MobileNetV3, mobilenet_v3_large, mobilenet_v3_small
 from .resnet import (
     BasicBlock,
     Bottleneck,
@@ -72,6 +81,7 @@ from .resnet import (
     resnet56,
 )
 from .segmentation import FCN, UNet, bilinear_kernel, fcn, unet
+from .shufflenet import ShuffleNetV2, ShuffleUnit, channel_shuffle, shufflenet_v2_x1_0
 from .simple_convnet import DeepConvNet, SimpleConvNet, deep_convnet, simple_convnet
 from .torch_weights import export_torch_state_dict, load_torch_state_dict, torch_state_dict
 from .vgg import (
@@ -93,21 +103,31 @@ __all__ = [
     "Bottleneck",
     "CenterNet",
     "Cifar10CNN",
+    "Conv2dNormActivation",
     "ConvAutoencoder",
     "ConvVAE",
     "DCGANDiscriminator",
     "DCGANGenerator",
     "DeepConvNet",
+    "EfficientNet",
     "FCN",
     "GoogLeNet",
     "Inception",
     "InceptionAux",
+    "InvertedResidual",
+    "InvertedResidualV3",
     "LeNet5",
+    "MBConv",
     "MaxPool2dCeil",
     "MnistCNN",
+    "MobileNetV2",
+    "MobileNetV3",
     "ResNet",
     "ShortcutA",
+    "ShuffleNetV2",
+    "ShuffleUnit",
     "SimpleConvNet",
+    "SqueezeExcitation",
     "UNet",
     "VGG",
     "alexnet",
@@ -118,6 +138,7 @@ __all__ = [
     "centernet_decode",
     "centernet_loss",
     "centernet_targets",
+    "channel_shuffle",
     "cifar10_cnn",
     "conv_autoencoder",
     "conv_vae",
@@ -125,6 +146,7 @@ __all__ = [
     "dcgan_discriminator",
     "dcgan_generator",
     "deep_convnet",
+    "efficientnet_b0",
     "export_torch_state_dict",
     "fcn",
     "get",
@@ -134,6 +156,9 @@ __all__ = [
     "list_models",
     "load_torch_state_dict",
     "mnist_cnn",
+    "mobilenet_v2",
+    "mobilenet_v3_large",
+    "mobilenet_v3_small",
     "register_model",
     "resnet18",
     "resnet20",
@@ -141,6 +166,7 @@ __all__ = [
     "resnet34",
     "resnet50",
     "resnet56",
+    "shufflenet_v2_x1_0",
     "simple_convnet",
     "sliding_window_detect",
     "torch_state_dict",

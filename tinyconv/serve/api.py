@@ -8,7 +8,9 @@
 
       {"image": [[0, 0, 255, ...], ...] | "data:image/png;base64,...",
        "invert": "auto" | true | false,    # optional, default "auto" (see decode_image)
-       "preprocess": true,                  # MNIST-style crop/scale/centre; false: send HxW as is
+       "preprocess": true,                  # the model's recipe (data.images: "mnist" crops,
+                                            # fits 20x20 and centres; "resize"), or the name of
+                                            # one; false: send HxW as is
        "maps": true,                        # include feature maps (default true)
        "max_channels": 64}                  # at most this many maps per layer
 
@@ -40,8 +42,9 @@ from typing import Any
 import numpy
 
 from .. import nn
+from ..data import images
 from ..tensor import Tensor
-from .preprocess import ImageError, decode_image, mnist_preprocess
+from .preprocess import ImageError, decode_payload
 
 MAP_LAYERS = (
     nn.Conv2d,
@@ -102,7 +105,10 @@ class Playground:
         classes (list[str] | None): class names. Default: "0".."K-1".
         mean, std (sequence of float): per-channel normalisation of x/255. Default: 0 and 1.
         source (str): where the model came from, shown by the page. Default: "".
-        metadata (dict | None): the model file's metadata, shown by ``describe``.
+        metadata (dict | None): the model file's metadata, shown by ``describe``; its
+            ``"preprocess"`` (or dataset) chooses the image recipe.
+        preprocess (str): "mnist", "resize", or "auto" (default): the metadata's recipe, and
+            MNIST's when the metadata names neither a recipe nor a dataset (a drawing pad).
 
     Raises:
         ValueError: the model is not a classifier of ``input_shape`` images.
@@ -117,6 +123,7 @@ class Playground:
         std: Sequence[float] = (1.0,),
         source: str = "",
         metadata: Mapping[str, Any] | None = None,
+        preprocess: str = "auto",
     ) -> None:
         self.input_shape = tuple(int(s) for s in input_shape)
         if len(self.input_shape) != 3:
@@ -126,6 +133,10 @@ class Playground:
         self.std = numpy.resize(numpy.asarray(std, numpy.float32), C).reshape(C, 1, 1)
         self.source = source
         self.metadata = dict(metadata or {})
+        known = self.metadata.get("preprocess") or self.metadata.get("dataset")
+        self.recipe = images.resolve_recipe(
+            self.metadata if known else {"preprocess": "mnist"}, preprocess
+        )
         self.version = 0
         self.lock = threading.Lock()
         self._captured: list[tuple[str, nn.Module, Any]] | None = None
@@ -198,29 +209,49 @@ class Playground:
 
     # ---------------------------------------------------------------------- predict
     def prepare(self, payload: Any) -> numpy.ndarray | None:
-        """The request's image as the model's uint8 (H, W) input; None when it is empty."""
+        """The request's image as the model sees it: float32 (H, W) grey (a grey model) or
+        (C, H, W) in 0..255, before normalisation; None when it is empty."""
         if not isinstance(payload, dict):
             raise ApiError(400, 'the body must be a JSON object such as {"image": [[...]]}')
         if "image" not in payload:
             raise ApiError(400, 'missing "image": send {"image": [[...]]} or a PNG data URL')
+        invert = payload.get("invert", "auto")
+        if invert not in (True, False, "auto"):
+            raise ApiError(400, f'"invert" must be true, false or "auto", got {invert!r}')
         try:
-            ink = decode_image(payload["image"], payload.get("invert", "auto"))
+            img = decode_payload(payload["image"])
         except ImageError as e:
             raise ApiError(e.status, str(e)) from None
-        _, H, W = self.input_shape
-        if payload.get("preprocess", True):
-            if H != W:
-                raise ApiError(400, f"preprocessing needs a square input, the model's is {H}x{W}")
-            return mnist_preprocess(ink, H)
-        if ink.shape != (H, W):
+        C, H, W = self.input_shape
+        wanted = payload.get("preprocess", True)
+        if wanted is False:
+            ink = img.pixels[..., 0] if img.alpha is None else img.alpha
+            if img.alpha is None and img.pixels.shape[-1] != 1:
+                ink = images.to_channels(img.pixels, 1)[..., 0]
+            if img.alpha is None and (
+                invert is True or (invert == "auto" and images.bright_border(ink))
+            ):
+                ink = numpy.float32(255.0) - ink
+            if ink.shape != (H, W):
+                raise ApiError(
+                    400,
+                    f'wrong image size {ink.shape[0]}x{ink.shape[1]}: with "preprocess": false '
+                    f"the image must be the model's input size {H}x{W}",
+                )
+            if float(ink.max()) < 1.0:
+                return None
+            return numpy.clip(numpy.rint(ink), 0, 255).astype(numpy.float32)
+        recipe = self.recipe if wanted is True else wanted
+        if recipe not in images.RECIPES:
             raise ApiError(
-                400,
-                f'wrong image size {ink.shape[0]}x{ink.shape[1]}: with "preprocess": false the '
-                f"image must be the model's input size {H}x{W}",
+                400, f'"preprocess" must be true, false, "mnist" or "resize", got {wanted!r}'
             )
-        if float(ink.max()) < 1.0:
+        if recipe == "mnist" and H != W:
+            raise ApiError(400, f"preprocessing needs a square input, the model's is {H}x{W}")
+        seen, blank = images.prepare(img, self.input_shape, recipe, invert)
+        if blank:
             return None
-        return numpy.clip(numpy.rint(ink), 0, 255).astype(numpy.uint8)
+        return seen[0] if C == 1 else seen
 
     def predict(self, payload: Any) -> dict[str, Any]:
         """The answer of ``POST /api/predict`` (see the module docstring)."""
@@ -249,7 +280,7 @@ class Playground:
             "class": k,
             "label": self.classes[k],
             "probabilities": [round(float(p), 6) for p in probs],
-            "input": {"shape": list(image.shape), "data": _b64(image)},
+            "input": {"shape": list(image.shape), "data": _b64(numpy.rint(image))},
             "maps": self._encode_maps(maps, max_channels) if want_maps else [],
             "version": self.version,
             "time_ms": round(1000 * (time.perf_counter() - t0), 2),
@@ -258,9 +289,11 @@ class Playground:
     def forward(
         self, image: numpy.ndarray, maps: bool = True
     ) -> tuple[numpy.ndarray, list[tuple[str, nn.Module, Any]]]:
-        """Logits (K,) of one uint8 (H, W) image, and the map layers' (name, layer, output)."""
-        x = image.astype(numpy.float32)[None] / numpy.float32(255.0)  # (1, H, W), grey copied to C
-        x = ((x - self.mean) / self.std)[None]  # (1, C, H, W)
+        """Logits (K,) of one (H, W) or (C, H, W) image of grey levels 0..255, and the map
+        layers' (name, layer, output)."""
+        x = image.astype(numpy.float32)
+        x = x[None] if x.ndim == 2 else x  # (1, H, W): grey copied to C by broadcasting
+        x = images.normalize(numpy.broadcast_to(x, self.input_shape), self.mean, self.std)[None]
         dtype = next((p.data.dtype for p in self.model.parameters()), numpy.dtype(numpy.float32))
         with self.lock:
             self._captured = [] if maps else None

@@ -95,6 +95,7 @@ def start_live_training(
     mean: Sequence[float] = (0.0,),
     std: Sequence[float] = (1.0,),
     refresh_s: float = 2.0,
+    preprocess: str = "auto",
 ) -> LiveSession:
     """Start the playground server for a training run of ``model`` at ``"[HOST:]PORT"``.
 
@@ -104,6 +105,8 @@ def start_live_training(
         input_shape: (C, H, W) of one input.
         classes, mean, std: the dataset's class names and normalisation.
         refresh_s: seconds between copies of the weights into the served model. Default: 2.
+        preprocess (str): the image recipe, "mnist" or "resize" (``data.images``). Default:
+            "auto" (MNIST's, a drawing pad).
 
     Returns:
         LiveSession: pass ``session.fit_kwargs`` to ``fit``; call ``finish`` after saving.
@@ -111,7 +114,13 @@ def start_live_training(
     host, port = parse_address(address)
     hub = EventHub()
     playground = Playground(
-        serving_copy(model), input_shape, classes, mean, std, source="live training"
+        serving_copy(model),
+        input_shape,
+        classes,
+        mean,
+        std,
+        source="live training",
+        preprocess=preprocess,
     )
     callback = LiveTraining(hub, model=model, playground=playground, refresh_s=refresh_s)
     server = make_server(playground, host, port, hub=hub)

@@ -328,10 +328,15 @@ def load_playground(path: str | os.PathLike[str]) -> Playground:
     """A ``Playground`` for a model file written by ``tinyconv train`` (or ``tinyconv.save``)."""
     from .. import io, models  # noqa: F401, PLC0415  (the zoo's classes register on import)
 
-    model = io.load(path)
-    if not hasattr(model, "forward"):
-        raise ValueError(f"{path} holds weights only (a state dict), not a model to serve")
-    meta = io.read_metadata(path)
+    if os.fspath(path).lower().endswith(".onnx"):
+        from ..onnx.files import load_model_file  # noqa: PLC0415
+
+        model, meta = load_model_file(path)
+    else:
+        model = io.load(path)
+        if not hasattr(model, "forward"):
+            raise ValueError(f"{path} holds weights only (a state dict), not a model to serve")
+        meta = io.read_metadata(path)
     shape = meta.get("input_shape") or getattr(model, "input_shape", None)
     if shape is None:
         raise ValueError(f"{path} does not say the model's input shape (C, H, W)")

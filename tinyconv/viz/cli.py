@@ -274,6 +274,10 @@ def _load_model(spec: str, seed: int = 0) -> tuple[Any, dict[str, Any]]:
         if not (path / "model.safetensors").is_file():
             raise FileNotFoundError(f"no model.safetensors in folder {spec}")
         path = path / "model.safetensors"
+    if path.is_file() and path.suffix.lower() == ".onnx":
+        from ..onnx.files import load_model_file  # noqa: PLC0415
+
+        return load_model_file(path)
     if path.is_file():
         model = io.load(path)
         if not hasattr(model, "forward"):
@@ -339,7 +343,7 @@ def _dataset(
 
 def _one_image(args: argparse.Namespace, model: Any, meta: dict[str, Any]) -> dict[str, Any]:
     """The raw image (C, H, W) uint8, the normalised model input and the class names."""
-    from ..data import load_image  # noqa: PLC0415
+    from ..data import images  # noqa: PLC0415
     from ..data.loader import DataLoader  # noqa: PLC0415
 
     shape = _input_shape(model, meta, args.input_shape)
@@ -348,7 +352,10 @@ def _one_image(args: argparse.Namespace, model: Any, meta: dict[str, Any]) -> di
     if args.image:
         if not os.path.isfile(args.image):
             raise FileNotFoundError(f"image file not found: {args.image}")
-        raw = load_image(args.image, size=(H, W), channels=C, invert="auto" if C == 1 else False)
+        invert = meta.get("invert", "auto") if C == 1 else False
+        recipe = images.resolve_recipe(meta)  # the same image path as predict and serve
+        seen, _ = images.prepare(images.decode(args.image), shape, recipe, invert)
+        raw = numpy.clip(numpy.rint(seen), 0, 255).astype(numpy.uint8)
         ds = _dataset(args, meta, shape, limit=1)
         what = args.image
     else:
