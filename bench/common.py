@@ -230,6 +230,14 @@ def median_ms(times: list[float]) -> float:
     return 1000 * statistics.median(times)
 
 
+def timings(times: dict[str, list[float]]) -> dict[str, dict[str, float]]:
+    """``alternate``'s seconds as ``ms`` (medians) and ``ms_min`` (fastest call) per system."""
+    return {
+        "ms": {k: median_ms(v) for k, v in times.items()},
+        "ms_min": {k: 1000 * min(v) for k, v in times.items()},
+    }
+
+
 def alternate(
     fns: dict[str, Callable[[], Any]], steps: int, warmup: int, round_steps: int = 5
 ) -> dict[str, list[float]]:
@@ -264,11 +272,14 @@ def system_name(path: str) -> str:
     return f"tinyconv ({path})"
 
 
-def print_table(title: str, rows: list[dict[str, Any]], systems: list[str]) -> None:
-    """One line per benchmark: median ms (images/s) per system, then speed ratios vs PyTorch.
+def print_table(
+    title: str, rows: list[dict[str, Any]], systems: list[str], key: str = "ms"
+) -> None:
+    """One line per benchmark: ms (images/s) per system, then speed ratios vs PyTorch.
 
-    ``rows``: dicts with ``name``, ``batch`` and ``ms`` (system -> median ms); a ratio is
-    PyTorch's time / the system's time, so > 1 means faster than PyTorch.
+    ``rows``: dicts with ``name``, ``batch`` and ``key`` (system -> ms: ``ms`` the medians,
+    ``ms_min`` the fastest calls); a ratio is PyTorch's time / the system's time, so > 1
+    means faster than PyTorch.
     """
     others = [s for s in systems if s != TORCH]
     width = 22
@@ -279,11 +290,11 @@ def print_table(title: str, rows: list[dict[str, Any]], systems: list[str]) -> N
     for r in rows:
         line = f"{r['name']:<34}{r['batch']:>6}"
         for s in systems:
-            ms = r["ms"][s]
+            ms = r[key][s]
             cell = f"{ms:.2f} ms ({r['batch'] / ms * 1000:,.0f}/s)"
             line += f"{cell:>{width}}"
         for s, label in zip(others, labels, strict=True):
-            cell = f"{r['ms'][TORCH] / r['ms'][s]:.2f}x"
+            cell = f"{r[key][TORCH] / r[key][s]:.2f}x"
             line += f"{cell:>{len(label) + 2}}"
         print(line)
 

@@ -3,6 +3,9 @@
     python bench/memory.py                                  # DeepConvNet, batch 100
     python bench/memory.py --model simple_convnet --batch 100 --threads 1
 
+tinyconv is measured on each kernel path (``TINYCONV_KERNELS=numba`` when Numba imports, and
+``numpy``), each in its own subprocess.
+
 Each system runs in its own fresh subprocess (so neither sees the other's allocations),
 builds the same network (the PyTorch twin gets tinyconv's initial weights), makes one batch
 of float32 images and an Adam optimizer, and runs two untimed warm-up steps, so that the
@@ -135,13 +138,19 @@ def main() -> int:
 
     from common import machine_line
 
+    import tinyconv.kernels as K
+
     env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536", TINYCONV_KEEP_FREED_MEMORY="0")
+    paths = ["numba", "numpy"] if K.numba_available() else ["numpy"]
+    systems = [(f"tinyconv ({p})", "tinyconv", p) for p in paths] + [("PyTorch", "torch", "numpy")]
     results = {}
-    for system in ("tinyconv", "torch"):
+    for label, system, path in systems:
         cmd = [sys.executable, __file__, "--child", system, "--model", args.model,
                "--batch", str(args.batch), "--threads", str(args.threads)]  # fmt: skip
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
-        results[system] = json.loads(proc.stdout.strip().splitlines()[-1])
+        proc = subprocess.run(
+            cmd, env={**env, "TINYCONV_KERNELS": path}, capture_output=True, text=True, check=True
+        )
+        results[label] = json.loads(proc.stdout.strip().splitlines()[-1])
     print(machine_line(args.threads))
     print(
         f"peak memory of one training step (fwd + loss + bwd + Adam) | {args.model} | "
@@ -149,12 +158,20 @@ def main() -> int:
         "subprocess, MALLOC_MMAP_THRESHOLD_=65536, peak VmHWM - VmRSS before the step, max of 3"
     )
     mib = 1 / 2**20
-    tc, th = results["tinyconv"]["rss_peak_bytes"], results["torch"]["rss_peak_bytes"]
-    print(f"  tinyconv  {tc * mib:8.1f} MiB   (tracemalloc, NumPy arrays only: "
-          f"{results['tinyconv']['tracemalloc_peak_bytes'] * mib:.1f} MiB)")  # fmt: skip
-    print(f"  PyTorch   {th * mib:8.1f} MiB")
-    print(f"RESULT | peak step memory tinyconv / PyTorch = {tc / th:.2f}x "
-          f"({args.model}, batch {args.batch}, float32)")  # fmt: skip
+    th = results["PyTorch"]["rss_peak_bytes"]
+    for label, r in results.items():
+        extra = ""
+        if "tracemalloc_peak_bytes" in r:
+            extra = (
+                f"   (tracemalloc, NumPy arrays only: {r['tracemalloc_peak_bytes'] * mib:.1f} MiB)"
+            )
+        print(f"  {label:<18}{r['rss_peak_bytes'] * mib:8.1f} MiB{extra}")
+    for label, r in results.items():
+        if label != "PyTorch":
+            print(
+                f"RESULT | peak step memory {label} / PyTorch = {r['rss_peak_bytes'] / th:.2f}x "
+                f"({args.model}, batch {args.batch}, float32)"
+            )
     return 0
 
 

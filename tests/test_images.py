@@ -104,8 +104,9 @@ def test_array_inputs_and_errors(tmp_path):
 def test_a_blank_image_is_reported_not_answered(tmp_path, model_path, capsys):
     page = (230 + np.random.default_rng(1).normal(0, 5, (64, 64))).clip(0, 255).astype(np.uint8)
     Image.fromarray(page).save(tmp_path / "blank.png")
-    _, seen, blank = images.prepare_for_model(tmp_path / "blank.png", {"dataset": "mnist",
-                                              "input_shape": [1, 28, 28]})  # fmt: skip
+    meta = {"dataset": "mnist", "input_shape": [1, 28, 28]}
+    with pytest.warns(images.BlankImageWarning, match=r"blank\.png: no ink found"):
+        _, seen, blank = images.prepare_for_model(tmp_path / "blank.png", meta)
     assert blank and not seen.any()
     assert cli.main(["predict", str(model_path), str(tmp_path / "blank.png")]) == 0
     err = capsys.readouterr().err
@@ -273,3 +274,31 @@ def test_evaluate_on_the_training_folder_tests_only_its_held_out_images(tmp_path
     Image.fromarray(photo(1, 9, None)).save(other / "1" / "one.png")
     assert cli.main(["evaluate", model_file, "--data", str(other)]) == 0
     assert "testing all its 1 images" in capsys.readouterr().out
+
+
+def test_a_colour_model_gets_the_resize_recipe_in_the_playground_too(tmp_path):
+    from tinyconv import models
+    from tinyconv.serve.api import Playground
+
+    tinyconv.manual_seed(0)
+    model = models.get("simple_convnet", in_channels=3, input_size=32, weight_init_std=0.05)
+    meta = {"dataset": "cifar10", "input_shape": [3, 32, 32], "mean": [0.49, 0.48, 0.45],
+            "std": [0.25, 0.24, 0.26]}  # fmt: skip
+    pg = Playground(model, (3, 32, 32), mean=meta["mean"], std=meta["std"], metadata=meta)
+    assert pg.recipe == "resize"
+    rgb = np.random.default_rng(4).integers(0, 256, (45, 60, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "colour.png")
+    url = (
+        "data:image/png;base64," + base64.b64encode((tmp_path / "colour.png").read_bytes()).decode()
+    )
+    res = pg.predict({"image": url, "maps": False})
+    assert res["input"]["shape"] == [32, 32]  # the page draws grey
+    x, seen, _ = images.prepare_for_model(tmp_path / "colour.png", meta)
+    want = np.stack([images.area_resize(rgb[..., c].astype(np.float32), 32, 32) for c in range(3)])
+    np.testing.assert_allclose(seen, want, atol=1e-3)  # colour kept, not inverted
+    model.eval()
+    with tinyconv.no_grad():
+        z = model(tinyconv.tensor(x[None])).numpy()[0].astype(np.float64)
+    p = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+    assert p.max() < 0.99  # not saturated: the comparison means something
+    np.testing.assert_allclose(res["probabilities"], p, atol=2e-6)

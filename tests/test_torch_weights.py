@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +12,7 @@ import pytest
 
 import tinyconv
 import tinyconv.models as models
+from tinyconv.cli import main
 from tinyconv.models.torch_weights import export_torch_state_dict, load_torch_state_dict
 
 torch = pytest.importorskip("torch")
@@ -125,26 +128,27 @@ def test_round_trip_through_torch_names(tmp_path, torch_resnet20):
             torch.testing.assert_close(back[k], v, rtol=0, atol=0)
 
 
-def load_converter():
-    spec = importlib.util.spec_from_file_location(
-        "pth_to_safetensors", ROOT / "tools" / "pth_to_safetensors.py"
-    )
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_pth_converter(tmp_path):
-    conv = load_converter()
+def test_pth_converter(tmp_path, capsys):
+    """``tinyconv convert`` (and the old tools/ script, which forwards to it)."""
     t = ref.lenet5()
     pth = tmp_path / "lenet.pth"
     torch.save({"epoch": 3, "state_dict": t.state_dict()}, pth)
-    with pytest.raises(SystemExit, match="try --key state_dict"):
-        conv.main([str(pth), str(tmp_path / "x.safetensors")])
-    assert conv.main([str(pth), "--key", "state_dict"]) == 0
+    assert main(["convert", str(pth), str(tmp_path / "x.safetensors")]) == 2
+    assert "try --key state_dict" in capsys.readouterr().err
+    assert main(["convert", str(pth), "--key", "state_dict"]) == 0
+    assert f"wrote {tmp_path / 'lenet.safetensors'}" in capsys.readouterr().out
     m = models.lenet5()
     load_torch_state_dict(m, tmp_path / "lenet.safetensors")
     outputs_match(m, t, (2, 1, 32, 32))
+    script = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "pth_to_safetensors.py"), str(pth),
+         str(tmp_path / "y.safetensors"), "--key", "state_dict"],
+        capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )  # fmt: skip
+    assert script.returncode == 0, script.stderr
+    assert (tmp_path / "y.safetensors").read_bytes() == (
+        tmp_path / "lenet.safetensors"
+    ).read_bytes()
 
 
 def test_against_torchvision(tmp_path):

@@ -9,7 +9,15 @@ from . import amp, cuda, data, functional, metrics, models, nn, optim, train  # 
 from .backend import cuda_available, default_rng, get_array_module, manual_seed
 from .io import load, save
 from .ops.basic import cat, stack
-from .tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad, tensor
+from .tensor import (
+    Function,
+    Tensor,
+    enable_grad,
+    from_numpy,
+    is_grad_enabled,
+    no_grad,
+    tensor,
+)
 from .version import __version__
 
 __all__ = [
@@ -23,6 +31,7 @@ __all__ = [
     "data",
     "default_rng",
     "enable_grad",
+    "from_numpy",
     "functional",
     "get_array_module",
     "is_grad_enabled",

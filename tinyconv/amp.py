@@ -234,6 +234,7 @@ class GradScaler:
         """
         if not self._enabled:
             return outputs
+
         def one(t: Any) -> Any:
             if not isinstance(t, Tensor):
                 raise TypeError(f"GradScaler.scale: expected Tensors, got {type(t).__name__}")

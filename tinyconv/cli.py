@@ -20,10 +20,13 @@ import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy
+
+from .errors import naming_file
 
 # Default epochs of `tinyconv train`, chosen so that a run takes about two minutes or less
 # on 2 CPU cores with the default model (SimpleConvNet, batch 100). Measured on a shared,
@@ -80,7 +83,25 @@ def _shape(text: str) -> tuple[int, ...]:
         dims = ()
     if len(dims) != 3 or min(dims) < 1:
         raise argparse.ArgumentTypeError(f"expected C,H,W such as 1,28,28, got {text!r}")
+    problem = _shape_problem(dims)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{text}: {problem}")
     return dims
+
+
+MAX_SIDE, MAX_CHANNELS = 4096, 64
+
+
+def _shape_problem(dims: tuple[int, ...]) -> str:
+    """Why an input shape C,H,W is refused ("" when it is fine): a 15000x15000 image would
+    need gigabytes for its first feature maps."""
+    C, H, W = dims
+    if C > MAX_CHANNELS or max(H, W) > MAX_SIDE:
+        return (
+            f"images of at most {MAX_CHANNELS} channels and {MAX_SIDE}x{MAX_SIDE} pixels, "
+            f"got {C} channels of {H}x{W}"
+        )
+    return ""
 
 
 # --------------------------------------------------------------------------- the parser
@@ -214,6 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .viz.cli import add_viz_parser  # noqa: PLC0415  (matplotlib stays unimported here)
 
     add_viz_parser(sub)
+    from .models.pth import add_convert_parser  # noqa: PLC0415
+
+    add_convert_parser(sub)
     from .serve.server import add_serve_parser  # noqa: PLC0415
 
     add_serve_parser(sub, train_live=_train_live)
@@ -346,7 +370,48 @@ def _input_shape(
     shape = given or meta.get("input_shape") or getattr(model, "input_shape", None)
     if shape is None:
         raise UserError("the model file does not say its input shape: pass --input-shape C,H,W")
+    if (
+        not isinstance(shape, (list, tuple))
+        or len(shape) != 3
+        or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)
+    ):
+        raise UserError(f"the model's input_shape {shape!r} is not C,H,W of positive integers")
+    problem = _shape_problem(tuple(shape))
+    if problem:
+        raise UserError(f"input shape {tuple(shape)}: {problem}")
     return tuple(int(s) for s in shape)
+
+
+def _run_settings(run_file: Path) -> dict[str, Any]:
+    """The settings a run folder's run.json recorded (for ``--resume``)."""
+    try:
+        run = json.loads(run_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise UserError(f"cannot resume: {run_file} is not valid JSON ({e})") from None
+    settings = run.get("settings") if isinstance(run, dict) else None
+    missing = [
+        k
+        for k in ("model", "data", "epochs")
+        if not isinstance(settings, dict) or k not in settings
+    ]
+    if missing:
+        raise UserError(f"cannot resume: {run_file} has no settings {', '.join(missing)}")
+    return settings
+
+
+def _class_names(meta: dict[str, Any], outputs: int, path: str) -> list[str]:
+    """The model file's class names, one for each of the model's ``outputs``."""
+    classes = meta.get("classes")
+    if not classes:
+        return [str(i) for i in range(outputs)]
+    if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+        raise UserError(f"{path}: the metadata's classes must be a list of names")
+    if len(classes) != outputs:
+        raise UserError(
+            f"{path}: the metadata names {len(classes)} classes but the model has {outputs} "
+            "outputs (expected one name per output)"
+        )
+    return classes
 
 
 # ------------------------------------------------------------------------------ train
@@ -382,7 +447,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f"--resume continues a run with its saved settings; only --epochs may be changed "
                 f"(got {', '.join(given)})"
             )
-        settings = json.loads(run_file.read_text(encoding="utf-8"))["settings"]
+        settings = _run_settings(run_file)
         if args.epochs is not None:
             settings["epochs"] = args.epochs
     else:
@@ -469,7 +534,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     if not args.resume and ranks.is_root:
         run = {"settings": settings, "command": sys.argv[1:], "started": time.ctime()}
-        (out / "run.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
+        with naming_file(out / "run.json"):
+            (out / "run.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
     if not quiet:
         print(
             f"Training {settings['model']} on {ds['name']} ({len(x_train)} train / {n_val} "
@@ -480,6 +546,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     live = None
     if args.serve:
         from .serve import start_live_training  # noqa: PLC0415
+        from .serve.server import stop_on_ctrl_c  # noqa: PLC0415
+
+        stop_on_ctrl_c()  # Ctrl-C ends the run even where SIGINT was inherited as ignored
 
         live = start_live_training(
             args.serve, model, (C, H, W), ds["classes"], ds["mean"], ds["std"],
@@ -595,33 +664,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def _folder_test_images(
     folder: str, meta: dict[str, Any], shape: tuple[int, int, int], limit: int | None
 ) -> dict[str, Any]:
-    """A folder's images prepared by the model's recipe; only its held-out test split when
-    the model was trained on this folder. Prints which images are tested."""
-    from .data import ImageFolder, images, split  # noqa: PLC0415
+    """``data.split.folder_test_set``, saying which images are tested."""
+    from .data.split import folder_test_set  # noqa: PLC0415
 
-    C, H, W = shape
-    recipe = images.resolve_recipe(meta)
-    invert = meta.get("invert", "auto" if recipe == "mnist" else False)
-    ds = ImageFolder(folder, (H, W), C, meta.get("classes"), invert, recipe)
-    path = str(Path(folder).resolve())
-    chosen = numpy.arange(len(ds))
-    if meta.get("data_path") == path:
-        _, chosen = split.folder_split(len(ds), int(meta.get("seed", 0)))
-        what = (
-            f"the {len(chosen)} images held out when the model was trained on this folder "
-            f"(seed {meta.get('seed', 0)}); its other {len(ds) - len(chosen)} were training or "
-            "validation images"
-        )
-    else:
-        what = f"all its {len(ds)} images (the model was trained on {meta.get('dataset', '?')})"
-    if limit is not None:
-        chosen = chosen[:limit]
-    names = [str(ds.paths[i].relative_to(ds.root)) for i in chosen]
+    ds = folder_test_set(folder, meta, shape, limit)
+    names = ds["files"]
     shown = ", ".join(names[:8]) + (f", ... ({len(names) - 8} more)" if len(names) > 8 else "")
-    print(f"{folder}: testing {what}, {recipe} recipe: {shown}")
-    mean, std = meta.get("mean", (0.0,)), meta.get("std", (1.0,))
-    return {"test": (ds.images[chosen], ds.labels[chosen]), "classes": ds.classes,
-            "name": Path(path).name, "mean": mean, "std": std}  # fmt: skip
+    print(f"{folder}: testing {ds['what']}: {shown}")
+    return ds
 
 
 # ---------------------------------------------------------------------------- predict
@@ -640,7 +690,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for path in args.images:
         if not os.path.isfile(path):
             raise UserError(f"image file not found: {path}")
-        x, s, blank = prep.prepare_for_model(path, meta, shape, recipe, invert)
+        with warnings.catch_warnings():  # said below in one line
+            warnings.simplefilter("ignore", prep.BlankImageWarning)
+            x, s, blank = prep.prepare_for_model(path, meta, shape, recipe, invert)
         if blank:
             print(f"tinyconv predict: warning: {path}: no ink found (a blank image); its "
                   "answer means nothing", file=sys.stderr)  # fmt: skip
@@ -652,7 +704,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     logits -= logits.max(axis=1, keepdims=True)
     probs = numpy.exp(logits)
     probs /= probs.sum(axis=1, keepdims=True)
-    classes = meta.get("classes") or [str(i) for i in range(probs.shape[1])]
+    classes = _class_names(meta, probs.shape[1], args.model_file)
     k = min(args.top_k, probs.shape[1])
     for path, p in zip(args.images, probs, strict=True):
         top = numpy.argsort(-p, kind="stable")[:k]
@@ -700,7 +752,7 @@ def _one_line(e: BaseException) -> str:
         text = f"{e.strerror}: {e.filename}"
     else:
         text = str(e) or type(e).__name__
-    text = " ".join(text.split())
+    text = " ".join(text.split()).removeprefix("tinyconv: ")  # the line starts with it already
     return text[1:-1] if isinstance(e, KeyError) and text[:1] in "'\"" else text
 
 

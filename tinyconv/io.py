@@ -44,6 +44,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import sys
 import tempfile
 from collections import OrderedDict
@@ -53,7 +54,8 @@ from typing import Any
 import numpy
 
 from .backend import default_rng, to_device
-from .nn.module import Module, build_module
+from .errors import naming_file
+from .nn.module import Module, build_module, size_limit
 from .tensor import Tensor
 from .version import __version__
 
@@ -83,6 +85,94 @@ _NAMES = {v: k for k, v in _CODES.items()}
 
 class ModelFileError(ValueError):
     """A model or weights file that is truncated, altered, or not a safetensors file at all."""
+
+
+# ------------------------------------------------------------------- limits on what a file asks
+MAX_HEADER_DEPTH = 8  # a safetensors header is {"__metadata__": {...}, name: {"shape": [...]}}
+MAX_JSON_DEPTH = 200  # architecture and metadata (a module level takes two: "modules", name)
+BUILD_SLACK_BYTES = 64 * 2**20  # non-persistent buffers, a float16 file built in float32 ...
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+
+
+def json_depth(text: str | bytes) -> int:
+    """How deeply ``text``'s JSON arrays and objects nest, found without parsing it.
+
+    ``json.loads`` recurses once per level, so a hostile file nested 50,000 deep would raise
+    RecursionError; this counts brackets outside strings in a few vectorised passes.
+
+    Example:
+        >>> json_depth('{"a": [1, {"b": "[[["}]}')
+        3
+    """
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
+    codes = numpy.frombuffer(_JSON_STRING.sub(b'""', raw), dtype=numpy.uint8)
+    opens = (codes == ord("{")) | (codes == ord("["))
+    closes = (codes == ord("}")) | (codes == ord("]"))
+    steps = opens.astype(numpy.int64) - closes
+    return int(numpy.cumsum(steps).max(initial=0))
+
+
+def _loads_limited(text: str | bytes, limit: int, what: str, path: str) -> Any:
+    depth = json_depth(text)
+    if depth > limit:
+        raise ModelFileError(
+            f"{path}: {what} nests {depth} levels deep, more than the {limit} allowed "
+            "(a damaged or hostile file)"
+        )
+    return json.loads(text)
+
+
+def _int_arg(args: Mapping[str, Any], name: str) -> int | None:
+    v = args.get(name)
+    if isinstance(v, dict) and "__tuple__" in v:
+        v = v["__tuple__"]
+    if isinstance(v, list) and v and all(_is_int(d) for d in v):
+        return math.prod(v)
+    return v if _is_int(v) else None
+
+
+def _declared_weights(config: Any) -> Iterable[tuple[str, int]]:
+    """(layer, number of weights) for each Linear/Conv/BatchNorm-like node of an architecture.
+
+    Read from the constructor arguments alone (``in_features``, ``out_features``,
+    ``in_channels``, ``out_channels``, ``kernel_size``, ``groups``, ``num_features``), so a
+    file can be refused before any of it is built.
+    """
+    stack = [config]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        stack.extend(node.values())
+        args = node.get("args")
+        if not isinstance(node.get("class"), str) or not isinstance(args, dict):
+            continue
+        name = node["class"].rsplit(".", 1)[-1]
+        fan_in, fan_out = _int_arg(args, "in_features"), _int_arg(args, "out_features")
+        if fan_in is not None and fan_out is not None:
+            yield f"{name}({fan_in}, {fan_out})", fan_in * fan_out + fan_out
+            continue
+        c_in, c_out = _int_arg(args, "in_channels"), _int_arg(args, "out_channels")
+        k, groups = _int_arg(args, "kernel_size"), _int_arg(args, "groups") or 1
+        if c_in is not None and c_out is not None and k is not None:
+            yield f"{name}({c_in}, {c_out}, kernel_size={k})", c_in * c_out * k // max(groups, 1)
+            continue
+        features = _int_arg(args, "num_features")
+        if features is not None:
+            yield f"{name}({features})", 4 * features
+
+
+def _bytes(n: int) -> str:
+    """1536 -> "1.5 KiB"."""
+    size = float(n)
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{int(size)} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} bytes"
 
 
 def _bfloat16() -> Any:
@@ -191,7 +281,7 @@ def _atomic_write(path: PathLike, chunks: list[Any]) -> None:
         raise FileNotFoundError(f"cannot save {path!r}: the directory {directory!r} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with naming_file(path), os.fdopen(fd, "wb") as f:  # a full disk names the file
             _write_chunks(f, chunks)
             f.flush()
             os.fsync(f.fileno())
@@ -264,6 +354,12 @@ def read_safetensors(path: PathLike) -> tuple[OrderedDict[str, numpy.ndarray], d
     text = raw[8 : 8 + n]
     if not text.startswith(b"{"):
         raise fail("not a safetensors file: the header is not a JSON object")
+    depth = json_depth(text)
+    if depth > MAX_HEADER_DEPTH:
+        raise fail(
+            f"the header nests {depth} levels deep, more than the {MAX_HEADER_DEPTH} a "
+            "safetensors header has (a damaged or hostile file)"
+        )
     try:
         header = json.loads(text.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
     except (UnicodeDecodeError, ValueError) as e:
@@ -431,7 +527,9 @@ def read_metadata(path: PathLike) -> dict[str, Any]:
     if text is None:
         return {}
     try:
-        return json.loads(text)
+        return _loads_limited(text, MAX_JSON_DEPTH, "tinyconv.metadata", os.fspath(path))
+    except ModelFileError:
+        raise
     except ValueError as e:
         raise ModelFileError(
             f"{os.fspath(path)}: tinyconv.metadata is not valid JSON ({e})"
@@ -471,17 +569,35 @@ def load(
             f"{p}: unknown tinyconv.kind {kind!r} (expected 'module' or 'state_dict')"
         )
     try:
-        config = json.loads(meta["tinyconv.architecture"])
+        config = _loads_limited(
+            meta["tinyconv.architecture"], MAX_JSON_DEPTH, "the architecture", p
+        )
+    except ModelFileError:
+        raise
     except (KeyError, ValueError) as e:
         raise ModelFileError(
             f"{p}: the architecture (tinyconv.architecture) is missing or invalid: {e}"
         ) from None
+    held = sum(int(a.nbytes) for a in arrays.values())
+    budget = 4 * held + BUILD_SLACK_BYTES  # a float16 or int8 file may build in float32
+    for layer, count in _declared_weights(config):
+        if 4 * count > budget:
+            raise ModelFileError(
+                f"{p}: the architecture's {layer} needs {_bytes(4 * count)} of float32 "
+                f"weights but the file holds {_bytes(held)} in all: refused before building it"
+            )
     rng = default_rng()
     rng_state = rng.bit_generator.state
     try:
-        model = build_module(config, dict(custom_objects or {}))
+        with size_limit(budget, f", but the file holds {_bytes(held)}"):
+            model = build_module(config, dict(custom_objects or {}))
     except (ValueError, TypeError, KeyError) as e:
         raise ModelFileError(f"{p}: cannot rebuild the model: {e}") from e
+    except (MemoryError, RecursionError) as e:
+        raise ModelFileError(
+            f"{p}: cannot rebuild the model: its architecture asks for more than this "
+            f"machine can build ({type(e).__name__})"
+        ) from None
     finally:
         rng.bit_generator.state = rng_state
     try:

@@ -173,6 +173,21 @@ def autocast_inputs(policy: str, inputs: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(out)
 
 
+NUMERIC_KINDS = "biufc"  # bool, signed and unsigned int, float, complex
+
+
+def _numeric(dtype: Any) -> bool:
+    """Numbers: bool, ints, floats (bfloat16 from ml_dtypes included), complex."""
+    return dtype.kind in NUMERIC_KINDS or is_floating(dtype)
+
+
+def _describe(data: Any) -> str:
+    """``data``'s type, with its first element's for a list or tuple: "list of str"."""
+    if isinstance(data, (list, tuple)) and data:
+        return f"{type(data).__name__} of {type(data[0]).__name__}"
+    return "None" if data is None else type(data).__name__
+
+
 def _as_array(data: Any, dtype: Any = None) -> Any:
     """Turn data (array, list, scalar, Tensor) into an array; floats default to float32."""
     if isinstance(data, Tensor):
@@ -182,9 +197,16 @@ def _as_array(data: Any, dtype: Any = None) -> Any:
     xp = get_array_module(data)
     if xp is numpy and not isinstance(data, numpy.ndarray):
         arr = numpy.asarray(data)
+        if not _numeric(arr.dtype):
+            raise TypeError(
+                f"tensor: expected numbers (an array, a scalar or nested lists of numbers), "
+                f"got {_describe(data)}"
+            )
         if dtype is None and arr.dtype.kind == "f" and not isinstance(data, numpy.generic):
             dtype = resolve_dtype(None)  # Python floats are float64; tinyconv's default is float32
         return arr.astype(dtype, copy=False) if dtype is not None else arr
+    if getattr(data, "dtype", None) is not None and not _numeric(data.dtype):
+        raise TypeError(f"tensor: expected a numeric array, got dtype {data.dtype}")
     return data.astype(dtype, copy=False) if dtype is not None else data
 
 
@@ -430,3 +452,21 @@ def tensor(
     if device is not None:
         t.data = to_device(t.data, device)
     return t
+
+
+def from_numpy(array: numpy.ndarray) -> Tensor:
+    """A Tensor sharing memory with the NumPy ``array`` and keeping its dtype, as in PyTorch.
+
+    Example:
+        >>> a = numpy.zeros(2)
+        >>> t = from_numpy(a)
+        >>> a[0] = 5.0
+        >>> t.numpy().tolist(), t.dtype
+        ([5.0, 0.0], dtype('float64'))
+
+    Raises:
+        TypeError: ``array`` is not a NumPy array, or not numeric.
+    """
+    if not isinstance(array, numpy.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    return Tensor(array)

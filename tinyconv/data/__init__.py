@@ -20,6 +20,7 @@ when missing) and ``"mnist-sample"`` (inside the package; works offline).
 from . import images, split
 from .checksum import ChecksumError, DatasetNotFoundError
 from .cifar10 import parse_cifar10, read_cifar10
+from .dataset import Dataset, TensorDataset
 from .datasets import available, classes, default_dataset, info, load, normalization
 from .download import data_dir
 from .folder import ImageFolder, load_folder, load_image
@@ -33,6 +34,8 @@ __all__ = [
     "ChecksumError",
     "Compose",
     "DataLoader",
+    "Dataset",
+    "TensorDataset",
     "RandomCrop",
     "RandomHorizontalFlip",
     "cifar_augment",

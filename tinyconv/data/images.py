@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,10 @@ def resolve_recipe(metadata: Mapping[str, Any] | None, override: str | None = "a
 
 
 # ----------------------------------------------------------------------------- decoding
+class BlankImageWarning(UserWarning):
+    """An image in which no ink was found: a model's answer for it means nothing."""
+
+
 @dataclass
 class Decoded:
     """A decoded image: ``pixels`` float32 (H, W, 1) grey or (H, W, 3) RGB in 0..255, and
@@ -359,7 +364,8 @@ def prepare_for_model(
 
     Returns:
         ``(x, seen, blank)``: x float32 (C, H, W) normalised for the model, seen float32
-        (C, H, W) 0..255 (what the model saw, before normalisation), blank as ``prepare``.
+        (C, H, W) 0..255 (what the model saw, before normalisation), blank as ``prepare``; a
+        blank image also warns (``BlankImageWarning``).
 
     Example:
         >>> meta = {"dataset": "mnist", "input_shape": [1, 28, 28], "mean": [0.1307],
@@ -376,5 +382,11 @@ def prepare_for_model(
     recipe = resolve_recipe(meta, preprocess)
     img = source if isinstance(source, Decoded) else decode(source)
     seen, blank = prepare(img, shape, recipe, invert)
+    if blank:
+        warnings.warn(
+            f"{img.name}: no ink found (a blank image); the model's answer for it means nothing",
+            BlankImageWarning,
+            stacklevel=2,
+        )
     x = normalize(seen, meta.get("mean", (0.0,)), meta.get("std", (1.0,)))
     return x, seen, blank

@@ -9,6 +9,7 @@ from typing import Any
 import numpy
 
 from ..backend import default_rng, to_device
+from .dataset import collate, is_dataset
 from .transforms import Transform
 
 
@@ -37,8 +38,10 @@ class DataLoader:
     The epoch counter advances by one each time iteration starts.
 
     Args:
-        images (ndarray): ``(N, C, H, W)``, uint8 (pixels 0-255) or floating point.
-        labels (ndarray): ``(N,)`` integer class labels.
+        images (ndarray or dataset): ``(N, C, H, W)``, uint8 (pixels 0-255) or floating
+            point; or, as in PyTorch, a dataset alone: any object with ``__len__`` and
+            ``__getitem__(i) -> (x, y)`` (x ``(C, H, W)``, y an int), read item by item.
+        labels (ndarray): ``(N,)`` integer class labels (none with a dataset).
         batch_size (int): images per batch. Default: 64.
         shuffle (bool): a new random order each epoch. Default: False.
         drop_last (bool): skip the last batch when it is smaller than ``batch_size``.
@@ -70,8 +73,8 @@ class DataLoader:
 
     def __init__(
         self,
-        images: numpy.ndarray,
-        labels: numpy.ndarray,
+        images: numpy.ndarray | Any,
+        labels: numpy.ndarray | None = None,
         batch_size: int = 64,
         shuffle: bool = False,
         drop_last: bool = False,
@@ -81,6 +84,18 @@ class DataLoader:
         std: float | Sequence[float] = 1.0,
         device: str = "cpu",
     ) -> None:
+        self.dataset = None
+        if labels is None:
+            if not is_dataset(images):
+                raise TypeError(
+                    "DataLoader: expected images and labels arrays, or one dataset (an object "
+                    "with __len__ and __getitem__(i) -> (x, y)), got only "
+                    f"{type(images).__name__}"
+                )
+            self.dataset = images
+            if len(images) == 0:
+                raise ValueError("DataLoader: the dataset is empty")
+            images, labels = collate([images[0]])  # one sample: its shape and dtype
         images = numpy.asarray(images)
         labels = numpy.asarray(labels)
         if images.ndim != 4:
@@ -131,7 +146,7 @@ class DataLoader:
         self._shift = (-self.mean / self.std).astype(f32)[:, None, None]
 
     def __len__(self) -> int:
-        n, b = len(self.images), self.batch_size
+        n, b = self._size(), self.batch_size
         return n // b if self.drop_last else math.ceil(n / b)
 
     def __repr__(self) -> str:
@@ -143,7 +158,11 @@ class DataLoader:
                 f", transform={self.transform!r}" if self.transform is not None else "",
             ]
         )
-        return f"DataLoader(images={self.images.shape}, batch_size={self.batch_size}{extra})"
+        what = f"images={self.images.shape}" if self.dataset is None else f"{self.dataset!r}"
+        return f"DataLoader({what}, batch_size={self.batch_size}{extra})"
+
+    def _size(self) -> int:
+        return len(self.images) if self.dataset is None else len(self.dataset)
 
     def set_epoch(self, epoch: int) -> None:
         """Make the next iteration epoch ``epoch`` (0-based): its order and augmentation."""
@@ -170,10 +189,17 @@ class DataLoader:
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
         epoch, self.epoch = self.epoch, self.epoch + 1
         rng = numpy.random.default_rng([self.seed, epoch]) if self.seed is not None else None
-        n, b = len(self.images), self.batch_size
+        n, b = self._size(), self.batch_size
         order = rng.permutation(n) if self.shuffle and rng is not None else None
         for i in range(len(self)):
-            if order is None:
+            if self.dataset is not None:
+                idx = (
+                    order[i * b : (i + 1) * b]
+                    if order is not None
+                    else range(i * b, min((i + 1) * b, n))
+                )
+                x, y = collate([self.dataset[int(k)] for k in idx])
+            elif order is None:
                 x = self.images[i * b : (i + 1) * b]  # a view
                 y = self.labels[i * b : (i + 1) * b]
             else:

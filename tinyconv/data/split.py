@@ -9,6 +9,11 @@ the images a model was trained on are never counted as test images.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
 import numpy
 
 MAX_DEFAULT_VAL = 5000  # the default validation split: 10 % of the training images, at most this
@@ -58,3 +63,51 @@ def folder_split(n: int, seed: int) -> tuple[numpy.ndarray, numpy.ndarray]:
     order = numpy.random.default_rng([int(seed), 7]).permutation(int(n))
     n_test = max(1, int(n) // FOLDER_TEST_FRACTION)
     return numpy.sort(order[n_test:]), numpy.sort(order[:n_test])
+
+
+def folder_test_set(
+    root: str | os.PathLike[str],
+    metadata: Mapping[str, Any],
+    shape: Sequence[int],
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """The test images of a folder for a saved model, prepared by the model's recipe.
+
+    When the model was trained on this folder (its metadata's ``data_path``), only the split
+    ``folder_split`` held out then (same seed); otherwise every image.
+
+    Returns:
+        dict with ``test`` (uint8 NCHW images, int64 labels), ``classes``, ``name``, ``mean``,
+        ``std``, ``files`` (the tested files, relative to ``root``) and ``what`` (a sentence
+        saying which images these are).
+    """
+    from .folder import ImageFolder  # noqa: PLC0415
+    from .images import resolve_recipe  # noqa: PLC0415
+
+    C, H, W = (int(s) for s in shape)
+    meta = dict(metadata)
+    recipe = resolve_recipe(meta)
+    invert = meta.get("invert", "auto" if recipe == "mnist" else False)
+    ds = ImageFolder(root, (H, W), C, meta.get("classes"), invert, recipe)
+    path = str(Path(root).resolve())
+    chosen = numpy.arange(len(ds))
+    if meta.get("data_path") == path:
+        seed = int(meta.get("seed", 0))
+        _, chosen = folder_split(len(ds), seed)
+        what = (
+            f"the {len(chosen)} images held out when the model was trained on this folder "
+            f"(seed {seed}); its other {len(ds) - len(chosen)} were training or validation images"
+        )
+    else:
+        what = f"all its {len(ds)} images (the model was trained on {meta.get('dataset', '?')})"
+    if limit is not None:
+        chosen = chosen[:limit]
+    return {
+        "test": (ds.images[chosen], ds.labels[chosen]),
+        "classes": ds.classes,
+        "name": Path(path).name,
+        "mean": tuple(meta.get("mean", (0.0,))),
+        "std": tuple(meta.get("std", (1.0,))),
+        "files": [str(ds.paths[i].relative_to(ds.root)) for i in chosen],
+        "what": f"{what}, {recipe} recipe",
+    }

@@ -144,14 +144,17 @@ def add_launch_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--dry-run", action="store_true", help="print the command, do not run it")
     p.add_argument(
-        "command", nargs=argparse.REMAINDER, metavar="COMMAND ...", help="train ... or SCRIPT.py"
+        "launched",  # not "command": that is the name of the tinyconv subcommand ("launch")
+        nargs=argparse.REMAINDER,
+        metavar="COMMAND ...",
+        help="train ... or SCRIPT.py",
     )
     p.set_defaults(func=cmd_launch)
 
 
 def cmd_launch(args: argparse.Namespace) -> int:
     """Run the command under mpiexec and return its exit status."""
-    command = list(args.command)
+    command = list(args.launched)
     if command and command[0] == "--":
         command = command[1:]
     if not command:

@@ -7,7 +7,7 @@
 Every model takes ``num_classes`` and ``in_channels``. The ImageNet models (alexnet, vgg*,
 googlenet, resnet18/34/50 and the 2018-2022 ones from mobilenet_v2 on) use the same state-dict
 names as torchvision, so its weights load with ``load_torch_state_dict`` (after
-``tools/pth_to_safetensors.py`` turned the ``.pth`` into safetensors). ``convolutionize``
+``tinyconv convert`` turned the ``.pth`` into safetensors). ``convolutionize``
 turns a model's Flatten + Linear head into convolutions (FCN).
 
 =================  ==========================================================

@@ -40,12 +40,19 @@ def list_models() -> list[str]:
 available = list_models
 
 
-def get(name: str, **kwargs: Any) -> Module:
+def get(name: str, pretrained: bool = False, **kwargs: Any) -> Module:
     """Build the model called ``name`` with ``kwargs`` (e.g. ``num_classes=10``).
 
+    With ``pretrained=True`` (an ImageNet model: resnet18/34/50, vgg*, alexnet, googlenet)
+    it gets torchvision's published weights, converted once into the user cache
+    (``models.pretrained``), and is returned in eval() mode; it keeps 1000 classes and
+    3 channels (replace the head afterwards for another task).
+
     Raises:
-        ValueError: for an unknown name (the message lists the known ones).
+        ValueError: for an unknown name (the message lists the known ones), or
+            ``pretrained`` with other classes or channels, or for a model without weights.
         TypeError: for a keyword the model does not take (the message lists those it takes).
+        OSError: ``pretrained`` weights that are not here and cannot be downloaded.
 
     Example:
         >>> get("simple_convnet").affine2.out_features
@@ -68,7 +75,19 @@ def get(name: str, **kwargs: Any) -> Module:
             f"model {key!r} takes no argument(s) {', '.join(bad)}; it takes: "
             + ", ".join(f"{p.name}={p.default!r}" for p in params.values())
         )
-    return fn(**kwargs)
+    if not pretrained:
+        return fn(**kwargs)
+    from .pretrained import load_pretrained, pretrained_file  # noqa: PLC0415
+
+    odd = {k: v for k, v in (("num_classes", 1000), ("in_channels", 3)) if kwargs.get(k, v) != v}
+    if odd:
+        shown = ", ".join(f"{k}={kwargs[k]}" for k in odd)
+        raise ValueError(
+            f"models.get({key!r}, pretrained=True): the weights are for 1000 classes and 3 "
+            f"channels, not {shown}; load them, then replace the last layer"
+        )
+    path = pretrained_file(key)  # before building: a missing file costs no time
+    return load_pretrained(fn(**kwargs), key, path)
 
 
 class ZooSequential(Sequential):

@@ -9,8 +9,9 @@ move by name without any transposition. The only differences handled here:
 - a ``module.`` prefix (``torch.nn.DataParallel`` checkpoints) is removed;
 - values are cast to the model's dtype (a float16 checkpoint loads into a float32 model).
 
-A ``.pth`` file is first converted inside the user's PyTorch environment with
-``python tools/pth_to_safetensors.py model.pth model.safetensors``.
+A ``.pth`` file is first converted with ``tinyconv convert model.pth model.safetensors``
+(``models.pth``: no torch needed, nothing unpickled); ``models.get(name, pretrained=True)``
+does that for torchvision's published weights.
 
 Example::
 

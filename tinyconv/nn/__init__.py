@@ -1,12 +1,14 @@
 """Layers and containers, shaped like ``torch.nn``."""
 
 from . import (
+    functional,
     fusion,  # noqa: F401  (registers the fused runs of Sequential's layers)
     init,
 )
 from .activation import LeakyReLU, LogSigmoid, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from .conv import Conv1d, Conv2d, ConvTranspose2d
-from .dropout import Dropout
+from .dropout import Dropout, StochasticDepth
+from .layer_norm import GroupNorm, InstanceNorm1d, InstanceNorm2d, LayerNorm, LayerNorm2d
 from .linear import Flatten, Identity, Linear
 from .loss import (
     BCELoss,
@@ -16,6 +18,18 @@ from .loss import (
     MSELoss,
     NLLLoss,
     SmoothL1Loss,
+)
+from .modern_activation import (
+    ELU,
+    GELU,
+    SELU,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
+    Mish,
+    PReLU,
+    ReLU6,
+    SiLU,
 )
 from .module import Module, ModuleList, Parameter, Sequential, build_module, register_module
 from .norm import BatchNorm1d, BatchNorm2d, LocalResponseNorm
@@ -28,6 +42,13 @@ from .pool import (
     MaxUnpool1d,
     MaxUnpool2d,
     MinPool2d,
+)
+from .resize import (
+    PixelShuffle,
+    PixelUnshuffle,
+    Upsample,
+    UpsamplingBilinear2d,
+    UpsamplingNearest2d,
 )
 
 __all__ = [
@@ -43,9 +64,19 @@ __all__ = [
     "ConvTranspose2d",
     "CrossEntropyLoss",
     "Dropout",
+    "ELU",
     "Flatten",
+    "GELU",
+    "GroupNorm",
+    "Hardsigmoid",
+    "Hardswish",
+    "Hardtanh",
     "Identity",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
     "L1Loss",
+    "LayerNorm",
+    "LayerNorm2d",
     "LeakyReLU",
     "Linear",
     "LocalResponseNorm",
@@ -57,18 +88,30 @@ __all__ = [
     "MaxUnpool1d",
     "MaxUnpool2d",
     "MinPool2d",
+    "Mish",
     "Module",
     "ModuleList",
     "NLLLoss",
+    "PReLU",
     "Parameter",
+    "PixelShuffle",
+    "PixelUnshuffle",
     "ReLU",
+    "ReLU6",
+    "SELU",
     "Sequential",
+    "SiLU",
     "Sigmoid",
     "SmoothL1Loss",
     "Softmax",
     "Softplus",
+    "StochasticDepth",
     "Tanh",
+    "Upsample",
+    "UpsamplingBilinear2d",
+    "UpsamplingNearest2d",
     "build_module",
+    "functional",
     "init",
     "register_module",
 ]

@@ -48,3 +48,46 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}" + (", inplace=True" if self.inplace else "")
+
+
+class StochasticDepth(Module):
+    """Drop a residual branch per sample ("row") or per batch ("batch") with probability p
+    while training, scaling what is kept by 1/(1 - p) (torchvision's ``ops.StochasticDepth``,
+    used by EfficientNet and ConvNeXt). The identity in ``eval()`` mode.
+
+    Args:
+        p (float): drop probability, in [0, 1].
+        mode (str): "row" or "batch".
+
+    Shape:
+        (N, ...) -> the same shape.
+
+    Example:
+        >>> import numpy, tinyconv
+        >>> StochasticDepth(0.2, "row").eval()(tinyconv.tensor(numpy.ones((2, 1)))).tolist()
+        [[1.0], [1.0]]
+    """
+
+    def __init__(self, p: float, mode: str) -> None:
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
+            raise ValueError(
+                "StochasticDepth: invalid value for argument `p`. Expected a drop probability "
+                f"in [0, 1]. Received p={p!r}."
+            )
+        if mode not in ("row", "batch"):
+            raise ValueError(
+                "StochasticDepth: invalid value for argument `mode`. Expected 'row' or 'batch'. "
+                f"Received mode={mode!r}."
+            )
+        self.p = float(p)
+        self.mode = mode
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.stochastic_depth(x, self.p, self.mode, self.training)
+
+    def output_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(in_shape)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, mode={self.mode}"

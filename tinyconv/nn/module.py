@@ -13,9 +13,11 @@ class is looked up in a registry of known module classes, never imported by name
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import inspect
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy
@@ -47,6 +49,40 @@ def _class_key(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+# Bytes that parameters and buffers made from now on may still take (None: no limit); see
+# ``size_limit``. A list so that nested modules draw on one budget.
+_budget: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "tinyconv_size_limit", default=None
+)
+
+
+@contextlib.contextmanager
+def size_limit(nbytes: int, why: str = "") -> Iterator[None]:
+    """Inside the block, parameters and buffers together may take at most ``nbytes``.
+
+    ``tinyconv.load`` builds a file's architecture inside it, so an architecture that asks
+    for far more weights than its file holds fails at once with a ValueError, before the
+    weights are initialised (touched). ``why`` ends the message ("the file holds 1.2 kB").
+    """
+    token = _budget.set([int(nbytes), int(nbytes), why])  # type: ignore[list-item]
+    try:
+        yield
+    finally:
+        _budget.reset(token)
+
+
+def _charge(arr: Any) -> None:
+    budget = _budget.get()
+    if budget is None:
+        return
+    budget[0] -= int(arr.nbytes)
+    if budget[0] < 0:
+        raise ValueError(
+            f"the architecture asks for more than {budget[1]} bytes of parameters and buffers "
+            f"(one of shape {tuple(arr.shape)} alone takes {arr.nbytes} bytes){budget[2]}"
+        )
+
+
 class Parameter(Tensor):
     """A Tensor that a Module treats as learnable (``requires_grad=True`` by default)."""
 
@@ -54,6 +90,7 @@ class Parameter(Tensor):
         super().__init__(
             data.data if isinstance(data, Tensor) else data, requires_grad=requires_grad
         )
+        _charge(self.data)
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
@@ -134,6 +171,8 @@ class Module:
         """Keep a non-learned tensor (saved in ``state_dict`` unless ``persistent=False``)."""
         if tensor is not None and not isinstance(tensor, Tensor):
             tensor = Tensor(tensor)
+        if tensor is not None:
+            _charge(tensor.data)
         self._buffers[name] = tensor
         if not persistent:
             self._non_persistent.add(name)
@@ -273,8 +312,22 @@ class Module:
         missing or unexpected key is an error; otherwise the lists of both are returned.
 
         Raises:
+            TypeError: ``state_dict`` is not a mapping of names to Tensors or arrays.
             ValueError: listing every missing, unexpected and size-mismatched key at once.
         """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(
+                f"{type(self).__name__}.load_state_dict: expected a dict of names to Tensors or "
+                f"arrays (from state_dict() or tinyconv.load), got {type(state_dict).__name__}"
+            )
+        for k, v in state_dict.items():
+            if not isinstance(k, str) or not hasattr(
+                v.data if isinstance(v, Tensor) else v, "shape"
+            ):
+                raise TypeError(
+                    f"{type(self).__name__}.load_state_dict: expected names mapped to Tensors or "
+                    f"arrays, got {k!r}: {type(v).__name__}"
+                )
         own = self.state_dict()
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]

@@ -1,4 +1,4 @@
-"""Affine layer, flatten and zero padding.
+"""Affine layer and flatten (padding moved to ``pad.py``; ``pad`` is re-exported here).
 
 ``linear`` is the from-scratch book's Affine layer with PyTorch's weight layout:
 y = x W^T + b with W of shape (out_features, in_features).
@@ -12,6 +12,7 @@ from ..backend import get_array_module
 from ..cast_policy import LOW
 from ..dtypes import is_floating, sum32, to_compute
 from ..tensor import Function, Tensor
+from .pad import Pad, pad  # noqa: F401  (models import pad from here)
 from .parallel import get_num_threads, run_blocks
 
 
@@ -119,45 +120,6 @@ def linear(
 def flatten(x: Tensor, start_dim: int = 1, end_dim: int = -1) -> Tensor:
     """Merge dimensions ``start_dim..end_dim`` into one: (N, C, H, W) -> (N, C*H*W)."""
     return x.flatten(start_dim, end_dim)
-
-
-class Pad(Function):
-    """Constant padding; ``pads`` is per-axis (before, after). dx is the un-padded slice of dout."""
-
-    def forward(self, x: Any, pads: tuple[tuple[int, int], ...], value: float) -> Any:
-        xp = get_array_module(x)
-        self.save_for_backward(x.shape, pads)
-        return xp.pad(x, pads, mode="constant", constant_values=value)
-
-    def backward(self, dout: Any) -> Any:
-        shape, pads = self.saved
-        index = tuple(slice(b, b + s) for (b, _), s in zip(pads, shape, strict=True))
-        return dout[index]
-
-
-def pad(x: Tensor, pad: tuple[int, ...], mode: str = "constant", value: float = 0.0) -> Tensor:
-    """Pad the last dimensions (``torch.nn.functional.pad``).
-
-    ``pad`` lists (left, right) for the last dimension first, then (top, bottom), ...:
-    ``pad(x, (1, 1, 2, 2))`` adds one column each side and two rows above and below.
-    Negative values crop. Only mode="constant" is supported.
-    """
-    if mode != "constant":
-        raise ValueError(f"pad: only mode='constant' is supported, got mode={mode!r}")
-    if len(pad) % 2 or len(pad) // 2 > x.ndim:
-        raise ValueError(
-            f"pad: expected pairs for at most {x.ndim} dimensions, got pad={tuple(pad)}"
-        )
-    pads = [(0, 0)] * x.ndim
-    for i in range(len(pad) // 2):
-        pads[x.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
-    if any(b < 0 or a < 0 for b, a in pads):
-        crop = tuple(
-            slice(max(-b, 0), s - max(-a, 0)) for (b, a), s in zip(pads, x.shape, strict=True)
-        )
-        x = x[crop]
-        pads = [(max(b, 0), max(a, 0)) for b, a in pads]
-    return Pad.apply(x, pads=tuple(pads), value=value)
 
 
 def _check_float(x: Tensor, layer: str) -> None:

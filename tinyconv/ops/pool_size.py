@@ -36,8 +36,10 @@ def _is_int(value: Any) -> bool:
         return False
     if isinstance(value, numbers.Integral):
         return True
-    return getattr(value, "ndim", None) == 0 and getattr(value, "dtype", None) is not None and (
-        value.dtype.kind in "iu"
+    return (
+        getattr(value, "ndim", None) == 0
+        and getattr(value, "dtype", None) is not None
+        and (value.dtype.kind in "iu")
     )
 
 

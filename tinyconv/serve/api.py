@@ -17,7 +17,7 @@
   Response::
 
       {"empty": false, "class": 1, "label": "1", "probabilities": [...],
-       "input": {"shape": [28, 28], "data": "<base64 uint8>"},   # what the model saw
+       "input": {"shape": [28, 28], "data": "<base64 uint8>"},   # what the model saw (grey)
        "maps": [{"name": "conv1", "type": "Conv2d", "shape": [30, 24, 24], "channels": 30,
                  "scale": s, "offset": o, "data": "<base64 uint8, C*H*W>"}, ...],
        "version": 3, "time_ms": 4.1}
@@ -272,6 +272,7 @@ class Playground:
                 "version": self.version,
             }
         logits, maps = self.forward(image, want_maps)
+        shown = image if image.ndim == 2 else image.mean(axis=0)  # the page draws (H, W) grey
         z = logits.astype(numpy.float64) - float(logits.max())
         probs = numpy.exp(z) / numpy.exp(z).sum()
         k = int(numpy.argmax(probs))
@@ -280,7 +281,7 @@ class Playground:
             "class": k,
             "label": self.classes[k],
             "probabilities": [round(float(p), 6) for p in probs],
-            "input": {"shape": list(image.shape), "data": _b64(numpy.rint(image))},
+            "input": {"shape": list(shown.shape), "data": _b64(numpy.rint(shown))},
             "maps": self._encode_maps(maps, max_channels) if want_maps else [],
             "version": self.version,
             "time_ms": round(1000 * (time.perf_counter() - t0), 2),

@@ -27,6 +27,7 @@ from .server import (
     make_server,
     parse_address,
     start_in_thread,
+    stop_on_ctrl_c,
 )
 
 
@@ -73,6 +74,7 @@ class LiveSession:
             )
         if not wait:
             return
+        stop_on_ctrl_c()
         print(f"Training done; serving the model at {self.url}  (Ctrl-C to stop)", flush=True)
         try:
             while self.thread.is_alive():

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import sys
 import threading
@@ -387,8 +388,25 @@ def parse_address(text: str) -> tuple[str, int]:
     return host, number
 
 
+def stop_on_ctrl_c() -> None:
+    """Make SIGINT (Ctrl-C, ``kill -INT``) raise KeyboardInterrupt, even if it was ignored.
+
+    A process started in the background by a non-interactive shell (``cmd &`` in a script, a
+    test runner launched that way) inherits SIGINT set to "ignore", and Python then installs
+    no handler: a server that says "Ctrl-C to stop" would never stop on it. The servers call
+    this before they wait; it does nothing outside the main thread.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, signal.SIG_DFL, None):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def serve_until_interrupted(server: PlaygroundServer) -> None:
     """``serve_forever`` until Ctrl-C, then close the server."""
+    stop_on_ctrl_c()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -424,8 +442,8 @@ def add_serve_parser(sub: Any, train_live: Callable[[str], int] | None = None) -
         description="Serve a trained model with a page to draw digits on: the image the model "
         "sees, its prediction and probabilities, every conv/pool layer's feature maps and the "
         "model's summary. Without MODEL it serves the newest runs/*/model.safetensors; when "
-        "there is none it first trains the default MNIST model (a couple of minutes on 2 cores), "
-        "which the page shows live.",
+        "there is none it first trains the default model (SimpleConvNet on full MNIST when it is "
+        "in the data directory, else on the MNIST sample inside the package), shown live.",
     )
     s.add_argument(
         "model",
@@ -440,6 +458,23 @@ def add_serve_parser(sub: Any, train_live: Callable[[str], int] | None = None) -
     s.set_defaults(func=cmd_serve, train_live=train_live)
 
 
+def _what_default_training_uses() -> str:
+    """What ``tinyconv train`` with no options trains on, said truthfully."""
+    from ..data import data_dir, default_dataset  # noqa: PLC0415
+
+    if default_dataset() == "mnist":
+        data = f"full MNIST (from {data_dir()}) for the default epochs"
+    else:
+        data = (
+            "the MNIST sample inside the package, since full MNIST is not in "
+            f"{data_dir()} (tinyconv train --data mnist downloads it)"
+        )
+    return (
+        f"training the default model first: SimpleConvNet on {data}. The page shows the "
+        "training live, then serves the model."
+    )
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """``tinyconv serve``: serve MODEL, or train the default model first while showing it live."""
     path = resolve_model(args.model)
@@ -447,11 +482,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if path is None and train_live is None:
         raise FileNotFoundError("no model under runs/ to serve: pass MODEL (a .safetensors file)")
     if path is None:
-        print(
-            "No model under runs/: training the default MNIST model first (a couple of minutes "
-            "on 2 cores); the page shows the training live and then serves the model.",
-            flush=True,
-        )
+        print(f"No model under runs/: {_what_default_training_uses()}", flush=True)
         return train_live(f"{args.host}:{args.port}")
     server = make_server(load_playground(path), args.host, args.port)
     print(f"Serving {path} at {server.url}  (Ctrl-C to stop)", flush=True)

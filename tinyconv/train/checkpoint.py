@@ -32,6 +32,7 @@ from typing import Any
 import numpy
 
 from .. import backend
+from ..errors import naming_file
 from ..io import load_state_dict as read_arrays
 from ..io import save as save_module
 from ..io import save_state_dict as write_arrays
@@ -140,7 +141,10 @@ class CheckpointManager:
         if scheduler is not None and hasattr(scheduler, "state_dict"):
             state["scheduler"] = scheduler.state_dict()
         state["format"] = FORMAT
-        with open(tmp / "state.json", "w", encoding="utf-8") as f:
+        with (
+            naming_file(final / "state.json"),
+            open(tmp / "state.json", "w", encoding="utf-8") as f,
+        ):
             json.dump(state, f, allow_nan=False)
             f.flush()
             os.fsync(f.fileno())

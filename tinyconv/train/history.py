@@ -19,6 +19,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..errors import naming_file
+
 METRICS = ("loss", "acc", "val_loss", "val_acc", "lr", "time")
 
 
@@ -153,5 +155,6 @@ def _parse(cell: str) -> Any:
 def _atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
+    with naming_file(path):
+        tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)

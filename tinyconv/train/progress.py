@@ -2,6 +2,8 @@
 
 The bar shows the running mean loss, the running accuracy and the throughput in images per
 second. Both variants write to stderr, so a redirected stdout holds only the epoch summaries.
+When stderr is not a terminal (a log file, a pipe) nothing is redrawn: one plain line is
+written every ``LOG_EVERY_S`` seconds instead, so a log holds no carriage returns.
 """
 
 from __future__ import annotations
@@ -9,6 +11,15 @@ from __future__ import annotations
 import sys
 import time
 from typing import Any, TextIO
+
+LOG_EVERY_S = 30.0
+
+
+def is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):  # no isatty, or a closed file
+        return False
 
 
 def _describe(loss: float, acc: float | None, rate: float) -> str:
@@ -42,9 +53,10 @@ class ProgressBar:
         self.start = time.perf_counter()
         self._last_draw = 0.0
         self._bar: Any = None
+        self.terminal = is_terminal(self.stream)
         if not enabled:
             return
-        if use_tqdm is None or use_tqdm:
+        if use_tqdm or (use_tqdm is None and self.terminal):
             try:
                 from tqdm.auto import tqdm  # noqa: PLC0415
             except ImportError:
@@ -76,10 +88,16 @@ class ProgressBar:
             self._bar.update(1)
             return
         now = time.perf_counter()
+        done = f"{self.batches}/{self.total}" if self.total else str(self.batches)
+        if not self.terminal:  # a log: a plain line now and then, never redrawn
+            if now - max(self._last_draw, self.start) >= LOG_EVERY_S:
+                self._last_draw = now
+                self.stream.write(f"{self.desc} {done} {_describe(loss, acc, self.rate)}\n")
+                self.stream.flush()
+            return
         if now - self._last_draw < 0.2 and (self.total is None or self.batches < self.total):
             return
         self._last_draw = now
-        done = f"{self.batches}/{self.total}" if self.total else str(self.batches)
         self.stream.write(f"\r{self.desc} {done} {_describe(loss, acc, self.rate)}  ")
         self.stream.flush()
 
@@ -90,6 +108,6 @@ class ProgressBar:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-        else:
+        elif self.terminal:
             self.stream.write("\r" + " " * 79 + "\r")
             self.stream.flush()

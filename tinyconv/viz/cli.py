@@ -309,15 +309,8 @@ def _dataset(
 
     C, H, W = shape
     name = getattr(args, "data", None) or meta.get("dataset") or data.default_dataset()
-    if os.path.isdir(name):  # a folder of class subfolders: every image is a test image
-        x, y, classes = data.load_folder(name, size=(H, W), channels=C, classes=meta.get("classes"))
-        ds = {
-            "test": (x, y),
-            "classes": classes,
-            "name": Path(name).resolve().name,
-            "mean": (0.0,),
-            "std": (1.0,),
-        }
+    if os.path.isdir(name):  # its held-out images if the model was trained on it, else all
+        ds = data.split.folder_test_set(name, meta, shape)
     else:
         mean, std = data.normalization(name)
         ds = {
