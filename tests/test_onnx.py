@@ -507,3 +507,24 @@ def test_cli_export_then_predict_evaluate_summary_viz_serve_read_the_onnx_file(t
     assert main(["viz", "features", str(out), "-o", str(tmp_path / "m.png")]) == 0
     play = load_playground(out)
     assert play.classes == meta["classes"]
+
+
+def test_fused_conv_relu_max_pool_exports_as_three_nodes(tmp_path):
+    pytest.importorskip("numba")
+    from tinyconv.ops.fused import ConvReluMaxPool
+
+    class Fused(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(2, 3, 3)
+
+        def forward(self, x):
+            w, b = self.conv.weight, self.conv.bias
+            return ConvReluMaxPool.apply(x, w, b, padding=(1, 1), pool=2)
+
+    model = Fused().eval()
+    path = tox.export(model, tmp_path / "fused.onnx", (2, 8, 8))
+    ops = [n.op_type for n in onnx.load(str(path)).graph.node]
+    assert ops == ["Conv", "Relu", "MaxPool", "Identity"]
+    x = np.random.default_rng(0).standard_normal((3, 2, 8, 8)).astype(np.float32)
+    assert rel_diff(outputs(model, x)[0], session(path).run(None, {"input": x})[0]) < RTOL

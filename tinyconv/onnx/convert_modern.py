@@ -14,6 +14,7 @@ import math
 
 import numpy
 
+from ..ops.fused import ConvReluMaxPool
 from ..ops.hard_activations import Hardsigmoid, Hardswish, Hardtanh
 from ..ops.interpolate import Resample
 from ..ops.layer_norm import Standardize
@@ -149,3 +150,14 @@ def _index_pad(g: Graph, c: Call) -> str:
 
 
 __all__ = ["CONVERTERS"]
+
+
+@converts(ConvReluMaxPool)
+def _conv_relu_max_pool(g: Graph, c: Call) -> str:
+    """Sequential's fused Conv -> ReLU -> MaxPool(K) (compiled kernels on): three nodes again."""
+    x, W, b = c.inputs
+    ph, pw = c.kwargs["padding"]
+    k = int(c.kwargs["pool"])
+    ins = [g.name(x), g.name(W)] + ([g.name(b)] if b is not None else [])
+    y = g.node("Conv", ins, kernel_shape=list(_shape(W)[2:]), pads=[ph, pw, ph, pw])
+    return g.node("MaxPool", [g.node("Relu", [y])], kernel_shape=[k, k], strides=[k, k])
