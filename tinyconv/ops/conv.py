@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import kernels
 from ..backend import get_array_module
 from ..cast_policy import LOW, is_autocast_enabled
 from ..dtypes import is_floating, matmul32, sum32, to_compute
@@ -94,6 +95,9 @@ class Conv2d(Function):
     def forward(
         self, x: Any, W: Any, b: Any, *, stride: Pair, pads: Pads, dilation: Pair, groups: int
     ) -> Any:
+        if _use_depthwise_kernel(x, W, groups):
+            return self._depthwise_forward(x, W, b, stride, pads, dilation)
+        self.depthwise = False
         xp = get_array_module(x)
         g = _Geometry(x.shape, W.shape, stride, pads, dilation, groups, xp, x.dtype)
         col_W = to_compute(W).reshape(g.G, g.FN // g.G, g.Kg)  # (G, FN/G, Cg*FH*FW): filter rows
@@ -104,6 +108,8 @@ class Conv2d(Function):
         return y.transpose(1, 0, 2, 3)  # (N, FN, out_h, out_w), a view
 
     def backward(self, dout: Any) -> tuple[Any, Any, Any]:
+        if self.depthwise:
+            return self._depthwise_backward(dout)
         x, W, g = self.saved
         xp = get_array_module(dout)
         G, FN, FH, FW, (DH, DW) = g.G, g.FN, g.FH, g.FW, g.dilation
@@ -134,6 +140,54 @@ class Conv2d(Function):
                 dx = _data_grad_col2im(dout, to_compute(W).reshape(G, FN // G, g.Kg), g_img)
             dx = dx.transpose(1, 0, 2, 3)  # (N, C, H, W), a view
         return dx, dW, db
+
+    # the compiled depthwise kernels (groups = C, one input channel per filter)
+    def _depthwise_forward(
+        self, x: Any, W: Any, b: Any, stride: Pair, pads: Pads, dilation: Pair
+    ) -> Any:
+        from ..kernels.conv_depthwise import depthwise_forward  # noqa: PLC0415  (numba)
+
+        self.depthwise = True
+        N, C, H, W_in = x.shape
+        FN, _, FH, FW = W.shape
+        out_h = conv_output_size(H, FH, stride[0], pads[:2], dilation[0], dim="H")
+        out_w = conv_output_size(W_in, FW, stride[1], pads[2:], dilation[1], dim="W")
+        y = depthwise_forward(x, W, b, stride, pads, dilation, (out_h, out_w))
+        self.save_for_backward(
+            x if self.needs_input_grad[1] else None,
+            W if self.needs_input_grad[0] else None,
+            (x.shape, W.shape, stride, pads, dilation),
+        )
+        return y
+
+    def _depthwise_backward(self, dout: Any) -> tuple[Any, Any, Any]:
+        from ..kernels.conv_depthwise import (  # noqa: PLC0415  (numba)
+            depthwise_data_grad,
+            depthwise_weight_grad,
+        )
+
+        x, W, (x_shape, W_shape, stride, pads, dilation) = self.saved
+        dx = dW = db = None
+        if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
+            db = sum32(dout, axis=(0, 2, 3))  # (FN,)
+        if self.needs_input_grad[1]:
+            dW = depthwise_weight_grad(x, dout, W_shape, stride, pads, dilation)
+        if self.needs_input_grad[0]:
+            dx = depthwise_data_grad(dout, W, x_shape, stride, pads, dilation)
+        return dx, dW, db
+
+
+def _use_depthwise_kernel(x: Any, W: Any, groups: int) -> bool:
+    """The dispatch rule for the compiled depthwise kernels (kernels on, NumPy float32/64).
+
+    Measured faster than the reference (im2col + C one-row products) for every depthwise
+    layer tried (groups = C > 1); a one-channel first layer (C = 1) keeps the reference.
+    """
+    if not kernels.enabled() or groups < 2:
+        return False
+    from ..kernels.conv_depthwise import supported  # noqa: PLC0415  (numba)
+
+    return supported(x, W, groups)
 
 
 class ConvTranspose2d(Function):
