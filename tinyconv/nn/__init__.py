@@ -1,6 +1,10 @@
 """Layers and containers, shaped like ``torch.nn``."""
 
-from . import functional, init
+from . import (
+    functional,
+    fusion,  # noqa: F401  (registers the fused runs of Sequential's layers)
+    init,
+)
 from .activation import LeakyReLU, LogSigmoid, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from .conv import Conv1d, Conv2d, ConvTranspose2d
 from .dropout import Dropout, StochasticDepth
