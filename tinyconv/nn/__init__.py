@@ -33,6 +33,7 @@ from .modern_activation import (
 )
 from .module import Module, ModuleList, Parameter, Sequential, build_module, register_module
 from .norm import BatchNorm1d, BatchNorm2d, LocalResponseNorm
+from .permute import Permute
 from .pool import (
     AdaptiveAvgPool2d,
     AvgPool1d,
@@ -94,6 +95,7 @@ __all__ = [
     "NLLLoss",
     "PReLU",
     "Parameter",
+    "Permute",
     "PixelShuffle",
     "PixelUnshuffle",
     "ReLU",
