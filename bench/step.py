@@ -85,7 +85,10 @@ def training_step_bench(
     losses[TORCH] = step_torch()
     fns[TORCH] = step_torch
     t = alternate(fns, steps, warmup)
+    from tinyconv import nn
+
     return {
+        "dropout": any(isinstance(m, nn.Dropout) for _, m in model.named_modules()),
         "name": f"{name} train step",
         "batch": batch,
         **timings(t),
@@ -176,7 +179,8 @@ def main() -> None:
         r = training_step_bench(name, args.batch, paths, args.steps, args.warmup)
         rows.append(r)
         first = ", ".join(f"{k} {v:.6f}" for k, v in r["losses"].items())
-        print(f"  {name}: first-step loss {first}", flush=True)
+        note = " (train-mode dropout: each system draws its own masks)" if r["dropout"] else ""
+        print(f"  {name}: first-step loss {first}{note}", flush=True)
     print_table("training step (fwd+loss+bwd+Adam)", rows, systems)
     print_table("the same, fastest step (min)", rows, systems, key="ms_min")
     if not args.no_layers:

@@ -171,7 +171,7 @@ def test_train_on_the_embedded_sample_then_evaluate_and_predict(tmp_path):
     os.makedirs(env["TINYCONV_DATA"])
     r = run_cli(["train", "--epochs", "2", "--limit", "2000"], env=env, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert "Training simple_convnet on mnist-sample (2000 train / 1000 test images" in r.stdout
+    assert "on mnist-sample (1800 train / 200 validation / 1000 test images" in r.stdout
     runs = list((tmp_path / "runs").iterdir())
     assert len(runs) == 1 and re.fullmatch(r"simple_convnet-mnist-sample-\d{8}-\d{6}", runs[0].name)
     run = runs[0]

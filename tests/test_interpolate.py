@@ -101,3 +101,21 @@ def test_pixel_shuffle_and_unshuffle(shape, r):
 def test_errors(call, error, text):
     with pytest.raises(error, match=text):
         call(tinyconv.tensor(np.ones((1, 3, 4, 4), np.float32)))
+
+
+def test_permute_layer_as_convnext_uses_it():
+    x = RNG.standard_normal((2, 3, 4, 5))
+    check_vs_torch(nn.Permute([0, 2, 3, 1]), lambda a: a.permute(0, 2, 3, 1), [x])
+    block = nn.Sequential(
+        nn.Permute([0, 2, 3, 1]), nn.LayerNorm(3, eps=1e-6), nn.Permute([0, 3, 1, 2])
+    )
+    assert block[0].output_shape((2, 3, 4, 5)) == (2, 4, 5, 3)
+    y = block(tinyconv.tensor(x.astype(np.float32)))
+    np.testing.assert_allclose(
+        y.numpy(), nn.LayerNorm2d(3)(tinyconv.tensor(x.astype(np.float32))).numpy(), atol=1e-5
+    )
+    assert repr(nn.build_module(nn.Permute([1, 0]).config())) == "Permute(dims=[1, 0])"
+    with pytest.raises(ValueError, match="Expected a permutation"):
+        nn.Permute([0, 0])
+    with pytest.raises(ValueError, match="expected a 2-D input"):
+        nn.Permute([1, 0])(tinyconv.tensor(x))

@@ -13,7 +13,7 @@ from tinyconv.nn import Parameter
 
 pytest.importorskip("numba")
 
-from tests.test_optim import run_torch  # noqa: E402
+from test_optim import run_torch  # noqa: E402
 
 SHAPES = [(30, 1, 5, 5), (30,), (4320, 7), (7,), (3, 1, 1, 1)]  # odd sizes, a 1-element tail
 STEPS = 6

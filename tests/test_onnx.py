@@ -208,6 +208,84 @@ def test_min_pool_exports_as_negated_max_pool(tmp_path):
     np.testing.assert_allclose(session(path).run(None, {"input": x})[0], outputs(model, x)[0])
 
 
+class Padded(nn.Module):
+    def __init__(self, mode: str) -> None:
+        super().__init__()
+        self.mode = mode
+
+    def forward(self, x):
+        return tinyconv.functional.pad(x, (1, 2, 2, 1), mode=self.mode)
+
+
+MODERN = {
+    "layer_norm": lambda: nn.LayerNorm([8, 8]),
+    "layer_norm2d": lambda: nn.LayerNorm2d(4),
+    "group_norm": lambda: nn.GroupNorm(2, 4),
+    "instance_norm": lambda: nn.InstanceNorm2d(4, affine=True),
+    "upsample_nearest": lambda: nn.Upsample(scale_factor=2),
+    "upsample_bilinear": lambda: nn.Upsample(scale_factor=2, mode="bilinear"),
+    "upsample_bilinear_corners": lambda: nn.Upsample(
+        size=(13, 11), mode="bilinear", align_corners=True
+    ),
+    "pixel_shuffle": lambda: nn.PixelShuffle(2),
+    "pixel_unshuffle": lambda: nn.PixelUnshuffle(2),
+    "prelu": lambda: nn.PReLU(4),
+    "prelu_one": lambda: nn.PReLU(),
+    "relu6": lambda: nn.ReLU6(),
+    "hardtanh": lambda: nn.Hardtanh(-0.5, 0.3),
+    "hardswish": lambda: nn.Hardswish(),
+    "hardsigmoid": lambda: nn.Hardsigmoid(),
+    "silu": lambda: nn.SiLU(),
+    "gelu": lambda: nn.GELU(),
+    "gelu_tanh": lambda: nn.GELU(approximate="tanh"),
+    "elu": lambda: nn.ELU(0.7),
+    "selu": lambda: nn.SELU(),
+    "mish": lambda: nn.Mish(),
+    "pad_reflect": lambda: Padded("reflect"),
+    "pad_replicate": lambda: Padded("replicate"),
+    "pad_circular": lambda: Padded("circular"),
+}
+
+
+@pytest.mark.parametrize("name", list(MODERN))
+def test_newer_layers_export_run_in_onnxruntime_and_load_back(name, tmp_path):
+    model = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), MODERN[name]()).eval()
+    path = tox.export(model, tmp_path / f"{name}.onnx", (4, 8, 8))
+    sess, loaded = session(path), tox.load(path).eval()
+    for n in (1, 3):
+        x = np.random.default_rng(n).standard_normal((n, 4, 8, 8)).astype(np.float32)
+        want = outputs(model, x)[0]
+        assert rel_diff(want, sess.run(None, {"input": x})[0]) < RTOL
+        assert rel_diff(want, outputs(loaded, x)[0]) < RTOL
+    assert {k: v.shape for k, v in loaded.state_dict().items()} == {
+        k: v.shape for k, v in model.state_dict().items()
+    }
+
+
+def test_erf_matches_torch_forward_and_backward():
+    torch = pytest.importorskip("torch")
+    from tinyconv.onnx.run_ops_modern import Erf
+
+    x = np.linspace(-4, 4, 101).astype(np.float32)
+    t = tinyconv.tensor(x, requires_grad=True)
+    y = Erf.apply(t)
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch.erf(tx)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-6, atol=2e-7)
+    y.sum().backward()
+    ty.sum().backward()
+    np.testing.assert_allclose(t.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-7)
+    # float64: the gradient against finite differences of the exact erf (math.erf)
+    import math
+
+    x64 = np.random.default_rng(0).standard_normal(7)
+    t64 = tinyconv.tensor(x64, requires_grad=True)
+    Erf.apply(t64).sum().backward()
+    h = 1e-6
+    fd = np.array([(math.erf(v + h) - math.erf(v - h)) / (2 * h) for v in x64])
+    np.testing.assert_allclose(t64.grad.numpy(), fd, rtol=1e-7)
+
+
 # ----------------------------------------------------------------------------- loaded models
 def test_loaded_model_trains_summarises_and_saves_as_safetensors(tmp_path):
     model = build("resnet20")
@@ -445,3 +523,24 @@ def test_cli_export_then_predict_evaluate_summary_viz_serve_read_the_onnx_file(t
     assert main(["viz", "features", str(out), "-o", str(tmp_path / "m.png")]) == 0
     play = load_playground(out)
     assert play.classes == meta["classes"]
+
+
+def test_fused_conv_relu_max_pool_exports_as_three_nodes(tmp_path):
+    pytest.importorskip("numba")
+    from tinyconv.ops.fused import ConvReluMaxPool
+
+    class Fused(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(2, 3, 3)
+
+        def forward(self, x):
+            w, b = self.conv.weight, self.conv.bias
+            return ConvReluMaxPool.apply(x, w, b, padding=(1, 1), pool=2)
+
+    model = Fused().eval()
+    path = tox.export(model, tmp_path / "fused.onnx", (2, 8, 8))
+    ops = [n.op_type for n in onnx.load(str(path)).graph.node]
+    assert ops == ["Conv", "Relu", "MaxPool", "Identity"]
+    x = np.random.default_rng(0).standard_normal((3, 2, 8, 8)).astype(np.float32)
+    assert rel_diff(outputs(model, x)[0], session(path).run(None, {"input": x})[0]) < RTOL

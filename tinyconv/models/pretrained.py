@@ -22,10 +22,10 @@ from ..nn.module import Module
 BASE_URL = "https://download.pytorch.org/models/"
 
 # tinyconv name -> torchvision's file (IMAGENET1K_V1 weights; the name ends in the first
-# hex digits of the file's SHA-256, as torch.hub checks them)
+# hex digits of the file's SHA-256, as torch.hub checks them). Not googlenet: torchvision's file
+# carries the auxiliary heads and expects transform_input, which tinyconv's googlenet lacks.
 TORCHVISION_FILES = {
     "alexnet": "alexnet-owt-7be5be79.pth",
-    "googlenet": "googlenet-1378be20.pth",
     "resnet18": "resnet18-f37072fd.pth",
     "resnet34": "resnet34-b627a593.pth",
     "resnet50": "resnet50-0676ba61.pth",

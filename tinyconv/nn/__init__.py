@@ -1,6 +1,10 @@
 """Layers and containers, shaped like ``torch.nn``."""
 
-from . import functional, init
+from . import (
+    functional,
+    fusion,  # noqa: F401  (registers the fused runs of Sequential's layers)
+    init,
+)
 from .activation import LeakyReLU, LogSigmoid, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from .conv import Conv1d, Conv2d, ConvTranspose2d
 from .dropout import Dropout, StochasticDepth
@@ -29,6 +33,7 @@ from .modern_activation import (
 )
 from .module import Module, ModuleList, Parameter, Sequential, build_module, register_module
 from .norm import BatchNorm1d, BatchNorm2d, LocalResponseNorm
+from .permute import Permute
 from .pool import (
     AdaptiveAvgPool2d,
     AvgPool1d,
@@ -90,6 +95,7 @@ __all__ = [
     "NLLLoss",
     "PReLU",
     "Parameter",
+    "Permute",
     "PixelShuffle",
     "PixelUnshuffle",
     "ReLU",

@@ -22,10 +22,17 @@ from typing import Any
 
 import numpy
 
+from .. import kernels
 from ..backend import get_array_module, resolve_dtype, to_device
 from ..dtypes import is_floating
 from ..tensor import Tensor, no_grad
 from .summary import summary as summarize
+
+# Runs of layers that Sequential may compute as one fused operation when the compiled
+# kernels are enabled (``nn/fusion.py`` registers them): the type of a run's first layer ->
+# fn(layers, i, x) giving (output, index after the run), or None when layers[i:] does not
+# fuse (a forward hook on one of them, hyper-parameters the fused op does not cover, ...).
+SEQUENTIAL_FUSIONS: dict[type, Callable[[list[Any], int, Any], tuple[Any, int] | None]] = {}
 
 # Every Module subclass defined inside the tinyconv package registers here; user classes
 # join with ``register_module`` (or ``custom_objects`` when loading).
@@ -562,8 +569,25 @@ class Sequential(Module):
                 self.add_module(str(i), m)
 
     def forward(self, x: Any) -> Any:
+        if SEQUENTIAL_FUSIONS and kernels.enabled():
+            return self._forward_fused(x)
         for m in self._modules.values():
             x = m(x)
+        return x
+
+    def _forward_fused(self, x: Any) -> Any:
+        """As ``forward``, but a run of layers listed in ``SEQUENTIAL_FUSIONS`` runs as one
+        fused operation (the same values; each layer stays in the model, and a layer with a
+        forward hook is never fused, so summaries and feature maps still see every layer)."""
+        mods = list(self._modules.values())
+        i = 0
+        while i < len(mods):
+            fuse = SEQUENTIAL_FUSIONS.get(type(mods[i]))
+            done = fuse(mods, i, x) if fuse is not None else None
+            if done is None:
+                x, i = mods[i](x), i + 1
+            else:
+                x, i = done
         return x
 
     def __getitem__(self, idx: int | slice) -> Any:

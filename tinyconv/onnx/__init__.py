@@ -13,7 +13,7 @@ flow through it and its initializers are its parameters, under their ONNX names.
 from .export import export, to_onnx
 from .graph import OnnxModel, OnnxNode
 from .read import OnnxFileError, from_proto, load
-from .run_ops import SUPPORTED
+from .runner import SUPPORTED
 
 __all__ = [
     "SUPPORTED",

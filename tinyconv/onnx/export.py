@@ -26,6 +26,7 @@ import numpy
 from ..backend import to_device
 from ..nn.module import Module
 from ..tensor import Tensor, no_grad
+from . import convert_modern  # noqa: F401  (registers the newer operations)
 from ._require import require_onnx
 from .convert import CONVERTERS, Graph
 from .trace import tracing

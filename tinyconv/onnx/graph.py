@@ -24,7 +24,7 @@ import numpy
 from .. import nn
 from ..nn.module import Module, Parameter
 from ..tensor import Tensor
-from .run_ops import run_node
+from .runner import run_node
 
 # what a node calls the learned inputs it holds (viz reads a conv layer's ``weight``)
 SLOTS = {

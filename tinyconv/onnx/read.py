@@ -25,7 +25,7 @@ import numpy
 from ..tensor import Tensor, no_grad
 from ._require import require_onnx
 from .graph import OnnxModel
-from .run_ops import SUPPORTED
+from .runner import SUPPORTED
 
 MAX_ELEMENTS = 2**31  # per tensor: 8 GiB of float32, far beyond any CNN's largest layer
 MAX_TOTAL = 2**32  # all initializers together

@@ -725,12 +725,19 @@ def _slice(v: list[Any], a: dict[str, Any], ctx: Ctx) -> Any:
     return basic.GetItem.apply(x, index=tuple(index))
 
 
+def _no_pad_modes(x: Any, pads: list[int], axes: list[int], mode: str, ctx: Ctx) -> Tensor:
+    raise ctx.error(f"Pad mode {mode!r} is not supported (constant only)")
+
+
+PAD_MODES: Callable[..., Tensor] = _no_pad_modes  # run_ops_modern sets the reflect/edge/wrap pad
+
+
 @op("Pad")
 def _pad(v: list[Any], a: dict[str, Any], ctx: Ctx) -> Tensor:
     x = v[0]
     mode = a.get("mode", "constant")
-    if mode != "constant":
-        raise ctx.error(f"Pad mode {mode!r} is not supported (constant only)")
+    if mode not in ("constant", "reflect", "edge", "wrap"):
+        raise ctx.error(f"Pad mode {mode!r} is not supported (constant, reflect, edge, wrap)")
     pads = _ints(v[1]) if len(v) > 1 and v[1] is not None else list(a["pads"])
     value = 0.0
     if len(v) > 2 and v[2] is not None:
@@ -742,6 +749,8 @@ def _pad(v: list[Any], a: dict[str, Any], ctx: Ctx) -> Tensor:
     k = len(axes)
     if len(pads) != 2 * k:
         raise ctx.error(f"pads {pads} do not fit {k} axes")
+    if mode != "constant":
+        return PAD_MODES(x, pads, axes, mode, ctx)
     per = [(0, 0)] * x.ndim
     for j, ax in enumerate(axes):
         per[ax] = (pads[j], pads[j + k])
@@ -783,6 +792,3 @@ def _dropout(v: list[Any], a: dict[str, Any], ctx: Ctx) -> Any:
         return basic.Mul.apply(x, _tensor(scale, x)), keep
     keep_t = dropout(Tensor(numpy.ones(x.shape, x.dtype)), ratio, training=True)
     return basic.Mul.apply(x, keep_t), _host(keep_t) != 0
-
-
-SUPPORTED = frozenset(OPS)

@@ -18,6 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
+from ... import kernels
 from ...backend import get_array_module
 from ...cast_policy import FP32
 from ...dtypes import is_floating
@@ -75,6 +78,18 @@ def _reduce_backward(dout: Any, reduction: str, denom: Any, M: int) -> Any:
     return get_array_module(dout).broadcast_to(g.reshape(1, 1), (M, 1))
 
 
+def _fused_rows(rows: Any, weight: Any) -> bool:
+    """True when the compiled kernel computes the loss of these logits (kernels enabled,
+    NumPy float32/float64 rows and weight; anything else takes the NumPy lines)."""
+    return (
+        kernels.enabled()
+        and type(rows) is np.ndarray
+        and rows.dtype in (np.float32, np.float64)
+        and rows.size > 0
+        and (weight is None or type(weight) is np.ndarray)
+    )
+
+
 class CrossEntropy(Function):
     """Softmax + negative log-likelihood in one step, from logits x (N, C, *) and labels (N, *).
 
@@ -94,6 +109,14 @@ class CrossEntropy(Function):
     ) -> Any:
         xp = get_array_module(x)
         rows, shape = _to_rows(x)  # (M, C)
+        if _fused_rows(rows, weight):  # the same loss and gradient in one pass (kernels/loss.py)
+            from ...kernels import loss as fused  # noqa: PLC0415  (imports Numba)
+
+            per_sample, drows, denom = fused.cross_entropy(
+                rows, target.reshape(-1), weight, ignore_index, label_smoothing
+            )
+            self.save_for_backward(None, drows, denom, reduction, shape)
+            return _reduce(per_sample, reduction, denom, target.shape)
         z = rows - rows.max(axis=1, keepdims=True)
         logp = z - xp.log(xp.exp(z).sum(axis=1, keepdims=True))  # log-softmax (M, C)
         q, denom = _coefficients(
@@ -107,6 +130,8 @@ class CrossEntropy(Function):
         logp, q, denom, reduction, shape = self.saved
         xp = get_array_module(dout)
         g = _reduce_backward(dout, reduction, denom, q.shape[0])  # (M, 1)
+        if logp is None:  # fused forward: q holds d loss_i / d x_i already
+            return _from_rows(g * q, shape)
         drows = g * (q.sum(axis=1, keepdims=True) * xp.exp(logp) - q)  # softmax - target
         return _from_rows(drows, shape)
 

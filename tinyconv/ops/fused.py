@@ -1,0 +1,134 @@
+"""Conv2d -> ReLU -> max pool as one operation (``conv2d_relu_max_pool2d``).
+
+The definition is the composition of the three reference ops::
+
+    y = max_pool2d(relu(conv2d(x, W, b, padding=P)), kernel_size=K)      # stride K, floor
+
+For a small first layer (SimpleConvNet's 1 -> 30 filters of 5x5, then a 2x2 pool) most of
+that composition's time is memory passes: the im2col copy, the (N, FN, 24, 24) convolution
+output, the ReLU output and its mask, the pool's four strided reads, and as many again in
+backward. With the compiled kernels enabled, ``ConvReluMaxPool`` computes the same values
+in one parallel pass that keeps only the pooled output and its argmax (int8), and its
+backward in one pass that scatters each pooled gradient through the argmax and the ReLU
+mask straight into dW, db and (when x needs it) dx (``tinyconv/kernels/fused_conv.py``).
+Every other case (the kernels off, CuPy, 16-bit floats, a stride, dilation, groups, an
+overlapping or padded pool, many input channels, autocast) runs the composition itself.
+
+``nn.Sequential`` calls this for a Conv2d, ReLU, MaxPool2d run of its layers that has no
+forward hooks (``tinyconv/nn/fusion.py``): the layers stay in the model as they were.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import kernels
+from ..cast_policy import is_autocast_enabled
+from ..tensor import Function, Tensor
+from .activation import relu
+from .conv import conv2d
+from .pool import max_pool2d
+
+Pair = tuple[int, int]
+
+# The direct convolution reads C*FH*FW taps per output; beyond ~3 channels of 5x5 (or 8 of
+# 3x3) an im2col + BLAS product is faster than this kernel's vector loop, so fuse only below.
+MAX_TAPS = 75
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+class ConvReluMaxPool(Function):
+    """y = max_pool2d(relu(conv2d(x, W, b, padding)), K): one compiled pass each way.
+
+    x (N, C, H, W), W (FN, C, FH, FW), b (FN,) -> y (N, FN, PH, PW) with
+    PH = floor((H + 2P - FH + 1) / K), PW likewise. Saved for backward: x (padded, when W
+    needs a gradient), the pooled output (its sign is the ReLU mask), the argmax (int8).
+    """
+
+    def forward(self, x: Any, W: Any, b: Any, *, padding: Pair, pool: int) -> Any:
+        from ..kernels import fused_conv  # noqa: PLC0415  (imports Numba)
+
+        ph, pw = padding
+        x_pad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
+        x_pad = np.ascontiguousarray(x_pad)
+        W = np.ascontiguousarray(W)
+        b = np.zeros(W.shape[0], W.dtype) if b is None else np.ascontiguousarray(b)
+        y, arg = fused_conv.forward(x_pad, W, b, pool)
+        self.save_for_backward(x_pad, W, y, arg, padding, pool)
+        return y
+
+    def backward(self, dout: Any) -> tuple[Any, Any, Any]:
+        from ..kernels import fused_conv  # noqa: PLC0415
+
+        x_pad, W, y, arg, (ph, pw), pool = self.saved
+        want_dx = self.needs_input_grad[0]
+        dx, dW, db = fused_conv.backward(x_pad, W, y, arg, dout, pool, want_dx)
+        if dx is not None and (ph or pw):
+            dx = dx[:, :, ph : dx.shape[2] - ph, pw : dx.shape[3] - pw]
+        return (
+            dx,
+            dW if self.needs_input_grad[1] else None,
+            db if len(self.needs_input_grad) > 2 and self.needs_input_grad[2] else None,
+        )
+
+
+def fusable(x: Tensor, weight: Tensor, bias: Tensor | None, padding: Pair, pool: int) -> bool:
+    """True when ``ConvReluMaxPool`` computes this case (see the module docstring)."""
+    if not kernels.enabled() or is_autocast_enabled():
+        return False
+    if not isinstance(x, Tensor) or not isinstance(weight, Tensor):
+        return False
+    if bias is not None and not isinstance(bias, Tensor):
+        return False
+    arrays = [x.data, weight.data] + ([] if bias is None else [bias.data])
+    if any(type(a) is not np.ndarray or a.dtype != x.data.dtype for a in arrays):
+        return False
+    if x.data.dtype not in _FLOATS or x.ndim != 4 or weight.ndim != 4 or x.shape[0] == 0:
+        return False
+    FN, C, FH, FW = weight.shape
+    H, W = x.shape[2] + 2 * padding[0], x.shape[3] + 2 * padding[1]
+    if x.shape[1] != C or C * FH * FW > MAX_TAPS or not 1 <= pool <= 11:
+        return False
+    return (H - FH + 1) // pool >= 1 and (W - FW + 1) // pool >= 1
+
+
+def conv2d_relu_max_pool2d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    padding: int | Pair = 0,
+    pool: int = 2,
+    *,
+    layer: str = "conv2d_relu_max_pool2d",
+) -> Tensor:
+    """``max_pool2d(relu(conv2d(x, weight, bias, padding=padding)), pool)``, fused when it can.
+
+    The convolution has stride 1, no dilation and one group; the pool is ``pool`` x ``pool``
+    with stride ``pool`` (no padding, floor). One compiled pass each way when the kernels
+    are enabled and the case is covered (``fusable``); otherwise the three ops in turn.
+
+    Args:
+        x (Tensor): (N, C, H, W), floating point.
+        weight (Tensor): (FN, C, FH, FW).
+        bias (Tensor, optional): (FN,). Default: None.
+        padding (int or (int, int)): zeros around the input. Default: 0.
+        pool (int): the pool's window and stride. Default: 2.
+        layer (str): the name in error messages (from the reference ops).
+
+    Shape:
+        (N, C, H, W) -> (N, FN, PH, PW), PH = floor(((H - FH + 2P)/1 + 1) / pool), PW likewise.
+
+    Example:
+        >>> import numpy, tinyconv
+        >>> x = tinyconv.tensor(numpy.ones((2, 1, 28, 28), numpy.float32))
+        >>> w = tinyconv.tensor(numpy.ones((30, 1, 5, 5), numpy.float32))
+        >>> conv2d_relu_max_pool2d(x, w).shape
+        (2, 30, 12, 12)
+    """
+    pad = (padding, padding) if isinstance(padding, int) else tuple(padding)
+    if fusable(x, weight, bias, pad, pool):
+        return ConvReluMaxPool.apply(x, weight, bias, padding=pad, pool=int(pool))
+    y = relu(conv2d(x, weight, bias, padding=pad, layer=layer))
+    return max_pool2d(y, pool, layer=layer)
