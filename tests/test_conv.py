@@ -51,9 +51,7 @@ def test_grid_is_the_full_product_minus_invalid_combinations():
     assert {(c[4], c[5]) for c in GRID} == {(1, 1), (3, 3), (5, 5), (7, 7), (1, 3), (3, 1)}
 
 
-@pytest.mark.parametrize(
-    "S,P,d,g,FH,FW,H,W", GRID, ids=["-".join(map(str, c)) for c in GRID]
-)
+@pytest.mark.parametrize("S,P,d,g,FH,FW,H,W", GRID, ids=["-".join(map(str, c)) for c in GRID])
 def test_conv2d_grid_matches_torch(S, P, d, g, FH, FW, H, W):
     N, C = 2, 4
     groups, FN = (4, 8) if g == "depthwise" else (g, 6)  # depthwise with channel multiplier 2
@@ -85,8 +83,13 @@ def test_conv2d_per_axis_hyperparameters_and_no_bias(kw):
     x = rng.standard_normal((2, 3, 11, 8))
     w = rng.standard_normal((6, 3 // kw.get("groups", 1), 4, 3))  # even kernel height
     for dtype in (np.float32, np.float64):
-        check_vs_torch(lambda x, w: F.conv2d(x, w, **kw), lambda x, w: TF.conv2d(x, w, **kw),
-                       [x, w], dtype=dtype, **(F32 if dtype == np.float32 else {}))
+        check_vs_torch(
+            lambda x, w: F.conv2d(x, w, **kw),
+            lambda x, w: TF.conv2d(x, w, **kw),
+            [x, w],
+            dtype=dtype,
+            **(F32 if dtype == np.float32 else {}),
+        )
 
 
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
@@ -98,7 +101,9 @@ def test_conv2d_same_padding_with_even_kernel_pads_bottom_right_like_torch():
     # total padding 1: nothing above/left, one zero row/column below/right
     assert y[0, 0, 0, 0] == 0 + 1 + 5 + 6
     assert y[0, 0, 4, 4] == 24
-    np.testing.assert_array_equal(y, TF.conv2d(torch.tensor(x), torch.tensor(w), padding="same").numpy())
+    np.testing.assert_array_equal(
+        y, TF.conv2d(torch.tensor(x), torch.tensor(w), padding="same").numpy()
+    )
 
 
 def test_conv2d_computes_only_the_gradients_asked_for():
@@ -172,8 +177,12 @@ def test_conv_transpose2d_per_axis_and_no_bias_float64():
     x = rng.standard_normal((1, 3, 4, 5))
     w = rng.standard_normal((3, 2, 3, 2))
     kw = dict(stride=(2, 3), padding=(1, 0), output_padding=(1, 2), dilation=(1, 2))
-    check_vs_torch(lambda x, w: F.conv_transpose2d(x, w, **kw), lambda x, w: TF.conv_transpose2d(x, w, **kw),
-                   [x, w], dtype=np.float64)
+    check_vs_torch(
+        lambda x, w: F.conv_transpose2d(x, w, **kw),
+        lambda x, w: TF.conv_transpose2d(x, w, **kw),
+        [x, w],
+        dtype=np.float64,
+    )
 
 
 def test_conv_transpose2d_is_the_adjoint_of_conv2d():
@@ -237,7 +246,9 @@ def naive_im2col(x, FH, FW, S, pads, D):
                     for i in range(FH):
                         for j in range(FW):
                             row = (n * out_h + h) * out_w + w
-                            col[row, (c * FH + i) * FW + j] = xp[n, c, h * S[0] + i * D[0], w * S[1] + j * D[1]]
+                            col[row, (c * FH + i) * FW + j] = xp[
+                                n, c, h * S[0] + i * D[0], w * S[1] + j * D[1]
+                            ]
     return col, out_h, out_w
 
 
@@ -252,7 +263,9 @@ def naive_col2im(col, x_shape, FH, FW, S, pads, D, out_h, out_w):
                     for i in range(FH):
                         for j in range(FW):
                             row = (n * out_h + h) * out_w + w
-                            img[n, c, h * S[0] + i * D[0], w * S[1] + j * D[1]] += col[row, (c * FH + i) * FW + j]
+                            img[n, c, h * S[0] + i * D[0], w * S[1] + j * D[1]] += col[
+                                row, (c * FH + i) * FW + j
+                            ]
     return img[:, :, pt : pt + H, pl : pl + W]
 
 
@@ -276,7 +289,9 @@ def test_im2col_and_col2im_match_nested_loops(FH, FW, S, pads, D):
     c = rng.standard_normal(col.shape).astype(np.float32)
     img = col2im(c, x.shape, FH, FW, S, pads, D)
     assert img.shape == x.shape and img.dtype == np.float32
-    np.testing.assert_allclose(img, naive_col2im(c, x.shape, FH, FW, S, pads, D, out_h, out_w), atol=1e-5)
+    np.testing.assert_allclose(
+        img, naive_col2im(c, x.shape, FH, FW, S, pads, D, out_h, out_w), atol=1e-5
+    )
 
 
 def test_im2col_uses_pad_value_and_the_book_layout():
@@ -289,14 +304,25 @@ def test_im2col_uses_pad_value_and_the_book_layout():
     assert not np.shares_memory(im2col(x, 2, 2, stride=2), x)
 
 
-@pytest.mark.parametrize("size,k,s,p,d,expected", [
-    (28, 4, 2, 1, 1, 14), (28, 5, 1, 0, 1, 24), (32, 5, 1, 2, 1, 32), (32, 3, 2, 0, 1, 15),
-    (7, 3, 2, 0, 1, 3), (8, 3, 2, 0, 1, 3), (10, 3, 1, 0, 2, 6), (5, 3, 3, (1, 2), 1, 2),
-])
+@pytest.mark.parametrize(
+    "size,k,s,p,d,expected",
+    [
+        (28, 4, 2, 1, 1, 14),
+        (28, 5, 1, 0, 1, 24),
+        (32, 5, 1, 2, 1, 32),
+        (32, 3, 2, 0, 1, 15),
+        (7, 3, 2, 0, 1, 3),
+        (8, 3, 2, 0, 1, 3),
+        (10, 3, 1, 0, 2, 6),
+        (5, 3, 3, (1, 2), 1, 2),
+    ],
+)
 def test_conv_output_size_floors_like_pytorch(size, k, s, p, d, expected):
     assert conv_output_size(size, k, s, p, d) == expected
     if isinstance(p, int):  # PyTorch agrees (it has no asymmetric padding to compare with)
-        y = TF.conv2d(torch.zeros(1, 1, size, size), torch.zeros(1, 1, k, k), stride=s, padding=p, dilation=d)
+        y = TF.conv2d(
+            torch.zeros(1, 1, size, size), torch.zeros(1, 1, k, k), stride=s, padding=p, dilation=d
+        )
         assert y.shape[-1] == expected
 
 
@@ -327,14 +353,21 @@ def test_3x3_conv_from_3_to_128_channels_has_3456_weights():
 
 def test_32x32x3_image_through_10_filters_has_depth_10():
     conv = nn.Conv2d(3, 10, kernel_size=5)
-    assert conv(tinyconv.tensor(np.zeros((1, 3, 32, 32), dtype=np.float32))).shape == (1, 10, 28, 28)
+    assert conv(tinyconv.tensor(np.zeros((1, 3, 32, 32), dtype=np.float32))).shape == (
+        1,
+        10,
+        28,
+        28,
+    )
 
 
 @pytest.mark.parametrize("n,big", [(2, 5), (4, 9)])
 def test_stacked_3x3_convs_see_as_far_as_one_big_kernel_with_fewer_weights(n, big):
     stack = nn.Sequential(*[nn.Conv2d(1, 1, 3, bias=False) for _ in range(n)])
     one = nn.Conv2d(1, 1, big, bias=False)
-    assert stack.num_parameters() == 9 * n and one.num_parameters() == big * big  # 18 vs 25, 36 vs 81
+    assert (
+        stack.num_parameters() == 9 * n and one.num_parameters() == big * big
+    )  # 18 vs 25, 36 vs 81
     x = tinyconv.tensor(np.zeros((1, 1, big, big), dtype=np.float32))
     assert stack(x).shape == one(x).shape == (1, 1, 1, 1)  # the same big x big receptive field
 
@@ -398,13 +431,25 @@ def test_conv2d_module_matches_torch_names_shapes_repr_and_values(cfg):
     assert {k: v.shape for k, v in sd.items()} == {k: tuple(v.shape) for k, v in tsd.items()}
     ours.load_state_dict({k: v.detach().numpy() for k, v in tsd.items()})
     x = np.random.default_rng(9).standard_normal((2, cfg["in_channels"], 9, 10)).astype(np.float32)
-    np.testing.assert_allclose(ours(tinyconv.tensor(x)).numpy(), theirs(torch.tensor(x)).detach().numpy(), **F32)
+    np.testing.assert_allclose(
+        ours(tinyconv.tensor(x)).numpy(), theirs(torch.tensor(x)).detach().numpy(), **F32
+    )
 
 
 TCONFIGS = [
     dict(in_channels=64, out_channels=1, kernel_size=4, stride=2, padding=1),
-    dict(in_channels=4, out_channels=8, kernel_size=3, stride=2, padding=1, output_padding=1, groups=2),
-    dict(in_channels=3, out_channels=2, kernel_size=(2, 3), dilation=2, output_padding=1, bias=False),
+    dict(
+        in_channels=4,
+        out_channels=8,
+        kernel_size=3,
+        stride=2,
+        padding=1,
+        output_padding=1,
+        groups=2,
+    ),
+    dict(
+        in_channels=3, out_channels=2, kernel_size=(2, 3), dilation=2, output_padding=1, bias=False
+    ),
 ]
 
 
@@ -413,7 +458,9 @@ def test_conv_transpose2d_module_matches_torch(cfg):
     ours, theirs = nn.ConvTranspose2d(**cfg), torch.nn.ConvTranspose2d(**cfg)
     assert repr(ours) == repr(theirs)
     tsd = theirs.state_dict()
-    assert {k: v.shape for k, v in ours.state_dict().items()} == {k: tuple(v.shape) for k, v in tsd.items()}
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {
+        k: tuple(v.shape) for k, v in tsd.items()
+    }
     ours.load_state_dict({k: v.detach().numpy() for k, v in tsd.items()})
     shape = (2, cfg["in_channels"], 5, 7)
     x = np.random.default_rng(10).standard_normal(shape).astype(np.float32)
@@ -449,15 +496,24 @@ def test_conv_modules_train_in_float64_and_rebuild_from_config():
     for layer in (conv, nn.ConvTranspose2d(4, 2, 3, stride=2, output_padding=1, bias=False)):
         rebuilt = nn.build_module(layer.config())
         assert repr(rebuilt) == repr(layer)
-        assert rebuilt.weight.shape == layer.weight.shape and rebuilt.weight.dtype == layer.weight.dtype
+        assert (
+            rebuilt.weight.shape == layer.weight.shape
+            and rebuilt.weight.dtype == layer.weight.dtype
+        )
 
 
 def test_conv_module_gradients_match_torch_through_a_small_net():
     rng = np.random.default_rng(11)
-    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.Conv2d(4, 4, 3, stride=2, groups=2),
-                        nn.ConvTranspose2d(4, 2, 2, stride=2))
-    tnet = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.Conv2d(4, 4, 3, stride=2, groups=2),
-                               torch.nn.ConvTranspose2d(4, 2, 2, stride=2))
+    net = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.Conv2d(4, 4, 3, stride=2, groups=2),
+        nn.ConvTranspose2d(4, 2, 2, stride=2),
+    )
+    tnet = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3, padding=1),
+        torch.nn.Conv2d(4, 4, 3, stride=2, groups=2),
+        torch.nn.ConvTranspose2d(4, 2, 2, stride=2),
+    )
     net.load_state_dict({k: v.detach().numpy() for k, v in tnet.state_dict().items()})
     x = rng.standard_normal((2, 1, 9, 9)).astype(np.float32)
     y, yt = net(tinyconv.tensor(x)), tnet(torch.tensor(x))
@@ -466,7 +522,9 @@ def test_conv_module_gradients_match_torch_through_a_small_net():
     (yt * yt).sum().backward()
     tparams = dict(tnet.named_parameters())
     for name, p in net.named_parameters():
-        np.testing.assert_allclose(p.grad.numpy(), tparams[name].grad.numpy(), atol=1e-4, rtol=1e-4, err_msg=name)
+        np.testing.assert_allclose(
+            p.grad.numpy(), tparams[name].grad.numpy(), atol=1e-4, rtol=1e-4, err_msg=name
+        )
 
 
 @pytest.mark.gpu

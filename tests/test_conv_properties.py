@@ -54,7 +54,9 @@ def test_random_conv2d_matches_torch(cfg):
     # and the size formula agrees with the shape both produced
     if not isinstance(kw["padding"], str):
         P = kw["padding"] if isinstance(kw["padding"], tuple) else (kw["padding"],) * 2
-        H_out = conv_output_size(cfg["shape"][2], cfg["weight"][2], kw["stride"][0], P[0], kw["dilation"][0])
+        H_out = conv_output_size(
+            cfg["shape"][2], cfg["weight"][2], kw["stride"][0], P[0], kw["dilation"][0]
+        )
         out = F.conv2d(*[tinyconv.tensor(a.astype(np.float32)) for a in arrays[:2]], **kw)
         assert out.shape[2] == H_out
 
@@ -91,5 +93,8 @@ def test_random_conv_transpose2d_matches_torch(cfg):
     ]
     kw = cfg["kw"]
     check_vs_torch(
-        lambda *t: F.conv_transpose2d(*t, **kw), lambda *t: TF.conv_transpose2d(*t, **kw), arrays, **F32
+        lambda *t: F.conv_transpose2d(*t, **kw),
+        lambda *t: TF.conv_transpose2d(*t, **kw),
+        arrays,
+        **F32,
     )

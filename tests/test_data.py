@@ -164,7 +164,9 @@ def test_idx_errors_name_the_file(tmp_path, raw, message):
 def test_idx_expected_magic(tmp_path):
     path = tmp_path / "labels"
     write_idx(path, np.zeros(3, np.uint8))
-    with pytest.raises(data.IdxFormatError, match=r"magic number 2049 \(0x00000801\), expected 2051"):
+    with pytest.raises(
+        data.IdxFormatError, match=r"magic number 2049 \(0x00000801\), expected 2051"
+    ):
         read_idx(path, expected_magic=2051)
 
 
@@ -174,7 +176,9 @@ def test_idx_checksum_checked_before_parsing(tmp_path):
     good = "sha256:" + hashlib.sha256(gzip.decompress(path.read_bytes())).hexdigest()
     assert read_idx(path, good).tolist() == list(range(10))
     bad = "sha256:" + "0" * 64
-    with pytest.raises(data.ChecksumError, match=r"x\.gz: checksum mismatch.*expected sha256 0{64}"):
+    with pytest.raises(
+        data.ChecksumError, match=r"x\.gz: checksum mismatch.*expected sha256 0{64}"
+    ):
         read_idx(path, bad)
 
 
@@ -233,7 +237,9 @@ def _cifar_spec(tmp_path, per_batch):
 
 
 def test_cifar_load_concatenates_batches_in_order(tmp_path, monkeypatch):
-    monkeypatch.setitem(registry.DATASETS, "cifar10", _cifar_spec(tmp_path, {"train": 40, "test": 30}))
+    monkeypatch.setitem(
+        registry.DATASETS, "cifar10", _cifar_spec(tmp_path, {"train": 40, "test": 30})
+    )
     x, y = data.load("cifar10", "train", data_dir=tmp_path, download=False)
     assert x.shape == (200, 3, 32, 32) and x.dtype == np.uint8 and y.dtype == np.int64
     expected = np.concatenate([cifar_records(40, start=1000 * k)[1] for k in range(5)])

@@ -68,15 +68,24 @@ class TorchFCN(tnn.Module):
         pool1 = [("pool1", tnn.MaxPool2d(2))]
         stages = [conv1, pool1] if two_skips else [conv1 + pool1]
         self.stages = tnn.ModuleList([tnn.Sequential(OrderedDict(s)) for s in stages])
-        self.head = tnn.Sequential(OrderedDict(
-            conv2=tnn.Conv2d(32, 64, 5, padding=2), relu2=tnn.ReLU(), pool2=tnn.MaxPool2d(2),
-            flatten=tnn.Identity(), fc1=tnn.Conv2d(64, hidden, 7, padding=3), relu3=tnn.ReLU(),
-            fc2=tnn.Conv2d(hidden, k, 1)))
+        self.head = tnn.Sequential(
+            OrderedDict(
+                conv2=tnn.Conv2d(32, 64, 5, padding=2),
+                relu2=tnn.ReLU(),
+                pool2=tnn.MaxPool2d(2),
+                flatten=tnn.Identity(),
+                fc1=tnn.Conv2d(64, hidden, 7, padding=3),
+                relu3=tnn.ReLU(),
+                fc2=tnn.Conv2d(hidden, k, 1),
+            )
+        )
         self.score_skips = tnn.ModuleList([tnn.Conv2d(32, k, 1) for _ in stages])
         self.ups = tnn.ModuleList(
-            [tnn.ConvTranspose2d(k, k, 4, stride=2, padding=1, bias=False) for _ in stages])
-        self.up_final = (tnn.Identity() if two_skips else
-                         tnn.ConvTranspose2d(k, k, 4, stride=2, padding=1))
+            [tnn.ConvTranspose2d(k, k, 4, stride=2, padding=1, bias=False) for _ in stages]
+        )
+        self.up_final = (
+            tnn.Identity() if two_skips else tnn.ConvTranspose2d(k, k, 4, stride=2, padding=1)
+        )
 
     def forward(self, x):
         feats = []

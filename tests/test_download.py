@@ -102,7 +102,9 @@ def test_truncated_download_is_rejected(mirror, tmp_path):
 def test_offline_message(mirror, tmp_path, monkeypatch):
     _, _, spec = mirror
     # port 9 on the loopback: nothing listens, the connection is refused at once
-    monkeypatch.setitem(registry.DATASETS, "mnist", spec.replace(urls=("http://127.0.0.1:9/mnist/",)))
+    monkeypatch.setitem(
+        registry.DATASETS, "mnist", spec.replace(urls=("http://127.0.0.1:9/mnist/",))
+    )
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     root = tmp_path / "data"
     pytest.importorskip("pooch")

@@ -98,7 +98,9 @@ def test_blocked_conv_equals_im2col_matmul_col2im(cfg, blocks, threads):
     out_w = (Wd + 2 * P - D * (Fk - 1) - 1) // S + 1
     dout = rng.standard_normal((N, FN, out_h, out_w))
     expected = reference_conv(x, W, b, S, P, D, G, dout)
-    for got, want, name in zip(fast_conv(x, W, b, S, P, D, G, dout), expected, "y dx dW db".split(), strict=False):
+    for got, want, name in zip(
+        fast_conv(x, W, b, S, P, D, G, dout), expected, "y dx dW db".split(), strict=False
+    ):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10, err_msg=name)
 
 
@@ -106,7 +108,11 @@ def test_blocked_conv_equals_im2col_matmul_col2im(cfg, blocks, threads):
 def test_whole_padded_rows_and_the_valid_grid_agree(rows_limit, threads):
     conv_ops.ROWS_LIMIT = rows_limit
     rng = np.random.default_rng(1)
-    x, W, b = rng.standard_normal((3, 4, 8, 9)), rng.standard_normal((5, 4, 3, 3)), rng.standard_normal(5)
+    x, W, b = (
+        rng.standard_normal((3, 4, 8, 9)),
+        rng.standard_normal((5, 4, 3, 3)),
+        rng.standard_normal(5),
+    )
     dout = rng.standard_normal((3, 5, 8, 9))
     expected = reference_conv(x, W, b, 1, 1, 1, 1, dout)
     for got, want in zip(fast_conv(x, W, b, 1, 1, 1, 1, dout), expected, strict=False):
@@ -169,7 +175,11 @@ def naive_max_pool(x, k, s, p):
                     for a in range(k):
                         for b in range(k):
                             r, q = i * s + a - p, j * s + b - p
-                            if 0 <= r < H and 0 <= q < W and (where is None or x[n, c, r, q] > best):
+                            if (
+                                0 <= r < H
+                                and 0 <= q < W
+                                and (where is None or x[n, c, r, q] > best)
+                            ):
                                 best, where = x[n, c, r, q], (r, q)
                     y[n, c, i, j] = best
                     dx[n, c, where[0], where[1]] += 1.0
@@ -295,7 +305,9 @@ def reference_adam(p, grads, lr, betas, eps, wd, amsgrad, decoupled):
     return p
 
 
-@pytest.mark.parametrize("wd,amsgrad,cls", [(0.0, False, "Adam"), (0.1, True, "Adam"), (0.1, False, "AdamW")])
+@pytest.mark.parametrize(
+    "wd,amsgrad,cls", [(0.0, False, "Adam"), (0.1, True, "Adam"), (0.1, False, "AdamW")]
+)
 def test_in_place_chunked_adam_equals_the_formula(wd, amsgrad, cls, threads):
     parallel.CHUNK_ELEMENTS = 50  # the 30x40 weight goes in chunks over two threads
     threads(2)
@@ -359,7 +371,9 @@ def test_an_intermediate_array_dies_once_no_backward_needs_it():
     y.sum().backward()
     # every output is positive; summed over a filter's taps, dW counts the taps inside the
     # 6x6 image: 16 interior pixels x 9, 16 edge pixels x 6, 4 corners x 4, for 2 images
-    np.testing.assert_allclose(w.grad.numpy().sum(axis=(1, 2, 3)), [2 * (16 * 9 + 16 * 6 + 4 * 4)] * 3)
+    np.testing.assert_allclose(
+        w.grad.numpy().sum(axis=(1, 2, 3)), [2 * (16 * 9 + 16 * 6 + 4 * 4)] * 3
+    )
 
 
 def test_a_second_backward_through_freed_arrays_is_an_error():
@@ -430,7 +444,11 @@ def test_batch_norm_training_on_channel_major_rows_equals_the_general_path(affin
     g = rng.standard_normal(x.shape)
     results = []
     for layout in ("nchw", "channel-major"):
-        xa = x if layout == "nchw" else np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+        xa = (
+            x
+            if layout == "nchw"
+            else np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+        )
         bn = tinyconv.nn.BatchNorm2d(5, affine=affine).to(np.float64)
         if affine:
             bn.weight.data[...] = np.linspace(0.5, 2, 5)
@@ -439,8 +457,10 @@ def test_batch_norm_training_on_channel_major_rows_equals_the_general_path(affin
         y = bn(t)
         assert (y.data.strides[1] > y.data.strides[0]) == (layout == "channel-major")
         y.backward(g)
-        results.append([y.numpy(), t.grad.numpy(), bn.running_mean.numpy(), bn.running_var.numpy()]
-                       + ([bn.weight.grad.numpy(), bn.bias.grad.numpy()] if affine else []))
+        results.append(
+            [y.numpy(), t.grad.numpy(), bn.running_mean.numpy(), bn.running_var.numpy()]
+            + ([bn.weight.grad.numpy(), bn.bias.grad.numpy()] if affine else [])
+        )
     for a, b in zip(*results, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
     tt = torch.tensor(x, requires_grad=True)

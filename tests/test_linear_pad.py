@@ -28,13 +28,19 @@ def test_linear_on_a_permuted_4d_input_vs_torch():
     def pt(x, w, b):
         return torch.nn.functional.linear(x.permute(0, 2, 3, 1), w, b)
 
-    inputs = [rng.standard_normal((2, 6, 5, 3)), rng.standard_normal((4, 6)), rng.standard_normal(4)]
+    inputs = [
+        rng.standard_normal((2, 6, 5, 3)),
+        rng.standard_normal((4, 6)),
+        rng.standard_normal(4),
+    ]
     check_vs_torch(tc, pt, inputs)
     gradcheck(tc, inputs)
 
 
 def test_linear_gradcheck():
-    gradcheck(F.linear, [rng.standard_normal((3, 4)), rng.standard_normal((2, 4)), rng.standard_normal(2)])
+    gradcheck(
+        F.linear, [rng.standard_normal((3, 4)), rng.standard_normal((2, 4)), rng.standard_normal(2)]
+    )
 
 
 PADS = [(1, 1), (0, 2, 1, 0), (2, 1, 1, 3), (-1, 1, 0, -1)]
@@ -56,7 +62,9 @@ def test_pad_gradcheck(pad):
 
 def test_flatten_vs_torch_and_gradcheck():
     check_vs_torch(lambda x: F.flatten(x, 0), torch.flatten, [rng.standard_normal((2, 3, 4))])
-    check_vs_torch(lambda x: F.flatten(x, 1), lambda x: torch.flatten(x, 1), [rng.standard_normal((2, 3, 4))])
+    check_vs_torch(
+        lambda x: F.flatten(x, 1), lambda x: torch.flatten(x, 1), [rng.standard_normal((2, 3, 4))]
+    )
     gradcheck(lambda x: F.flatten(x, 1), [rng.standard_normal((2, 3, 2))])
 
 

@@ -128,9 +128,13 @@ def cifar_augment_small():
 
 def test_loader_argument_errors():
     x, y = _data(10)
-    with pytest.raises(ValueError, match=r"expected images \(N, C, H, W\), got shape \(10, 4, 4\) \(add"):
+    with pytest.raises(
+        ValueError, match=r"expected images \(N, C, H, W\), got shape \(10, 4, 4\) \(add"
+    ):
         DataLoader(x[:, 0], y, 4)
-    with pytest.raises(ValueError, match=r"expected labels \(10,\) for 10 images, got shape \(9,\)"):
+    with pytest.raises(
+        ValueError, match=r"expected labels \(10,\) for 10 images, got shape \(9,\)"
+    ):
         DataLoader(x, y[:9], 4)
     with pytest.raises(ValueError, match=r"batch_size must be >= 1, got 0"):
         DataLoader(x, y, 0)
@@ -181,7 +185,9 @@ def test_random_crop_black_border_and_smaller_crop():
 
 def test_random_flip():
     x, _ = _data(64, c=3, h=5, w=7)
-    np.testing.assert_array_equal(RandomHorizontalFlip(1.0)(x, np.random.default_rng(0)), x[..., ::-1])
+    np.testing.assert_array_equal(
+        RandomHorizontalFlip(1.0)(x, np.random.default_rng(0)), x[..., ::-1]
+    )
     np.testing.assert_array_equal(RandomHorizontalFlip(0.0)(x, np.random.default_rng(0)), x)
     out = RandomHorizontalFlip()(x, np.random.default_rng(3))
     flipped = np.random.default_rng(3).random(64) < 0.5
@@ -209,7 +215,10 @@ def test_augmentation_is_deterministic_per_seed_and_epoch():
 
 def test_augmentation_errors_and_repr():
     x, _ = _data(2, c=3, h=8, w=8)
-    with pytest.raises(ValueError, match=r"RandomCrop\(12, padding=1\): crop 12x12 is larger than the padded image 10x10"):
+    with pytest.raises(
+        ValueError,
+        match=r"RandomCrop\(12, padding=1\): crop 12x12 is larger than the padded image 10x10",
+    ):
         RandomCrop(12, padding=1)(x, np.random.default_rng(0))
     with pytest.raises(ValueError, match=r"expected a batch \(N, C, H, W\), got \(3, 8, 8\)"):
         RandomHorizontalFlip()(x[0], np.random.default_rng(0))
@@ -217,14 +226,18 @@ def test_augmentation_errors_and_repr():
         RandomCrop(8, padding=-1)
     with pytest.raises(ValueError, match=r"p must be in \[0, 1\]"):
         RandomHorizontalFlip(1.5)
-    assert repr(cifar_augment()) == "Compose([RandomCrop(32, padding=4), RandomHorizontalFlip(p=0.5)])"
+    assert (
+        repr(cifar_augment()) == "Compose([RandomCrop(32, padding=4), RandomHorizontalFlip(p=0.5)])"
+    )
 
 
 def test_loader_is_fast():
     """One CIFAR-size batch of 128 with crop+flip+normalisation: well under a training step."""
     x, y = _data(2048, c=3, h=32, w=32)
     mean, std = normalization("cifar10")
-    loader = DataLoader(x, y, 128, shuffle=True, seed=0, transform=cifar_augment(), mean=mean, std=std)
+    loader = DataLoader(
+        x, y, 128, shuffle=True, seed=0, transform=cifar_augment(), mean=mean, std=std
+    )
     times = []
     it = iter(loader)
     for _ in range(len(loader)):

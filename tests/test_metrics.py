@@ -168,11 +168,14 @@ def test_uint8_label_maps_do_not_overflow():
 
 def test_segmentation_errors():
     with pytest.raises(
-        ValueError, match=r"confusion_matrix: pred and target must have the same shape, "
-        r"got pred \(4, 4\) and target \(1, 4, 4\)"
+        ValueError,
+        match=r"confusion_matrix: pred and target must have the same shape, "
+        r"got pred \(4, 4\) and target \(1, 4, 4\)",
     ):
         confusion_matrix(PRED, TARGET[None], 4)
-    with pytest.raises(TypeError, match=r"mean_iou: pred must be an integer label map, got dtype float32"):
+    with pytest.raises(
+        TypeError, match=r"mean_iou: pred must be an integer label map, got dtype float32"
+    ):
         mean_iou(PRED.astype(numpy.float32), TARGET, 4)
     with pytest.raises(ValueError, match=r"target has label 255 outside \[0, num_classes=4\)"):
         confusion_matrix(PRED, numpy.where(TARGET == 2, 255, TARGET), 4)
@@ -182,7 +185,9 @@ def test_segmentation_errors():
         confusion_matrix(PRED, TARGET, 0)
     with pytest.raises(TypeError, match=r"SegmentationMeter: num_classes must be an int"):
         SegmentationMeter(2.0)
-    with pytest.raises(ValueError, match=r"iou_per_class: expected a square matrix \(K, K\), got \(2, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"iou_per_class: expected a square matrix \(K, K\), got \(2, 3\)"
+    ):
         iou_per_class(numpy.zeros((2, 3)))
 
 
@@ -209,9 +214,13 @@ def test_box_iou_hand_worked():
 
 
 def test_box_iou_errors():
-    with pytest.raises(ValueError, match=r"box_iou: expected boxes a of shape \(N, 4\).*got \(2, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"box_iou: expected boxes a of shape \(N, 4\).*got \(2, 3\)"
+    ):
         box_iou(numpy.zeros((2, 3)), numpy.zeros((1, 4)))
-    with pytest.raises(ValueError, match=r"box_iou: boxes b\[1\] = \[2.0, 0.0, 1.0, 1.0\] is not a box"):
+    with pytest.raises(
+        ValueError, match=r"box_iou: boxes b\[1\] = \[2.0, 0.0, 1.0, 1.0\] is not a box"
+    ):
         box_iou(numpy.zeros((1, 4)), numpy.array([[0, 0, 1, 1], [2, 0, 1, 1.0]]))
 
 
@@ -252,7 +261,10 @@ def test_nms_ties_on_many_boxes_are_stable():
     # output is by decreasing score with equal scores in increasing index (an unstable sort,
     # like numpy's default for more than 16 elements, would mix them)
     scores = numpy.random.default_rng(0).integers(0, 3, 60) / 2.0
-    boxes = numpy.stack([numpy.arange(60) * 2.0, numpy.zeros(60), numpy.arange(60) * 2.0 + 1, numpy.ones(60)], axis=1)
+    boxes = numpy.stack(
+        [numpy.arange(60) * 2.0, numpy.zeros(60), numpy.arange(60) * 2.0 + 1, numpy.ones(60)],
+        axis=1,
+    )
     expected = [i for s in (1.0, 0.5, 0.0) for i in range(60) if scores[i] == s]
     assert nms(boxes, scores, 0.5).tolist() == expected
     assert batched_nms(boxes, scores, numpy.arange(60) % 4, 0.5).tolist() == expected
@@ -314,7 +326,9 @@ PRECISION = numpy.array([1 / 1, 1 / 2, 2 / 3, 2 / 4])
 
 def test_average_precision_hand_worked():
     assert average_precision(RECALL, PRECISION) == pytest.approx(5 / 9, abs=1e-15)
-    assert average_precision(RECALL, PRECISION, method="11point") == pytest.approx(6 / 11, abs=1e-15)
+    assert average_precision(RECALL, PRECISION, method="11point") == pytest.approx(
+        6 / 11, abs=1e-15
+    )
     # TP, FP, FP, TP with 2 ground truths
     #   recall 1/2, 1/2, 1/2, 1; precision 1, 1/2, 1/3, 1/2
     #   all-point: 1/2 * 1 + 1/2 * 1/2 = 3/4
@@ -395,7 +409,10 @@ def _map_example():
     ]
     gts = [
         (numpy.array([[0, 0, 10, 10], [20, 20, 30, 30]], f), numpy.array([0, 1])),
-        (numpy.array([[0, 0, 10, 10], [40, 40, 50, 50], [0, 20, 10, 30]], f), numpy.array([0, 1, 1])),
+        (
+            numpy.array([[0, 0, 10, 10], [40, 40, 50, 50], [0, 20, 10, 30]], f),
+            numpy.array([0, 1, 1]),
+        ),
     ]
     return preds, gts
 
@@ -442,7 +459,13 @@ def test_voc_rule_best_box_already_matched_is_false_positive():
     #    box A is taken -> FP under VOC (a best-unmatched rule would give B and a TP)
     # ranking TP, FP with N_gt 2: recall 1/2, 1/2; precision 1, 1/2 -> AP = 1/2
     gts = [(numpy.array([[0, 0, 10, 10], [2, 0, 12, 10]], float), numpy.array([0, 0]))]
-    preds = [(numpy.array([[0, 0, 10, 10], [0.5, 0, 10.5, 10]]), numpy.array([0.9, 0.8]), numpy.array([0, 0]))]
+    preds = [
+        (
+            numpy.array([[0, 0, 10, 10], [0.5, 0, 10.5, 10]]),
+            numpy.array([0.9, 0.8]),
+            numpy.array([0, 0]),
+        )
+    ]
     res = mean_average_precision(preds, gts, num_classes=1)
     assert res.ap.tolist() == [0.5] and res.map == 0.5
     assert res.true_positives.tolist() == [1]
@@ -466,9 +489,16 @@ def test_class_with_ground_truth_but_no_detection_scores_zero():
     # class 0 found perfectly (AP 1), class 1 has a box and no detection (AP 0): mAP 1/2;
     # empty predictions for an image are fine, and Tensors are accepted
     box = numpy.array([[0, 0, 10, 10]], float)
-    gts = [(numpy.array([[0, 0, 10, 10], [20, 20, 30, 30]], float), numpy.array([0, 1])), (numpy.zeros((0, 4)), numpy.zeros(0, int))]
+    gts = [
+        (numpy.array([[0, 0, 10, 10], [20, 20, 30, 30]], float), numpy.array([0, 1])),
+        (numpy.zeros((0, 4)), numpy.zeros(0, int)),
+    ]
     preds = [
-        (tinyconv.tensor(box), tinyconv.tensor(numpy.array([0.9])), tinyconv.tensor(numpy.array([0]))),
+        (
+            tinyconv.tensor(box),
+            tinyconv.tensor(numpy.array([0.9])),
+            tinyconv.tensor(numpy.array([0])),
+        ),
         (numpy.zeros((0, 4)), numpy.zeros(0), numpy.zeros(0, int)),
     ]
     res = mean_average_precision(preds, gts, num_classes=2)
@@ -481,12 +511,18 @@ def test_mean_average_precision_errors():
     preds, gts = _map_example()
     with pytest.raises(ValueError, match=r"got 2 predictions and 1 ground_truth"):
         mean_average_precision(preds, gts[:1], 3)
-    with pytest.raises(ValueError, match=r"predictions\[0\] has label 2 outside \[0, num_classes=2\)"):
+    with pytest.raises(
+        ValueError, match=r"predictions\[0\] has label 2 outside \[0, num_classes=2\)"
+    ):
         mean_average_precision(preds, gts, 2)
-    with pytest.raises(TypeError, match=r"ground_truth\[0\] must be a tuple \(boxes \(m, 4\), labels \(m,\)\)"):
+    with pytest.raises(
+        TypeError, match=r"ground_truth\[0\] must be a tuple \(boxes \(m, 4\), labels \(m,\)\)"
+    ):
         mean_average_precision(preds, [gts[0][0], gts[1]], 3)
     bad = [(preds[0][0], preds[0][1][:3], preds[0][2]), preds[1]]
-    with pytest.raises(ValueError, match=r"expected predictions\[0\] scores of shape \(4,\), got \(3,\)"):
+    with pytest.raises(
+        ValueError, match=r"expected predictions\[0\] scores of shape \(4,\), got \(3,\)"
+    ):
         mean_average_precision(bad, gts, 3)
     with pytest.raises(ValueError, match=r"method must be one of"):
         mean_average_precision(preds, gts, 3, method="coco")

@@ -51,10 +51,14 @@ def test_conv1d_module_matches_torch_and_its_shape():
     theirs = torch.nn.Conv1d(4, 6, 5, stride=2, padding=2, dilation=1, groups=2)
     ours = nn.Conv1d(4, 6, 5, stride=2, padding=2, groups=2)
     assert ours.weight.shape == tuple(theirs.weight.shape) == (6, 2, 5)
-    ours.load_state_dict({k: tinyconv.tensor(v.detach().numpy()) for k, v in theirs.state_dict().items()})
+    ours.load_state_dict(
+        {k: tinyconv.tensor(v.detach().numpy()) for k, v in theirs.state_dict().items()}
+    )
     x = rand(3, 4, 17).astype(np.float32)
     y = ours(tinyconv.tensor(x))
-    np.testing.assert_allclose(y.numpy(), theirs(torch.from_numpy(x)).detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        y.numpy(), theirs(torch.from_numpy(x)).detach().numpy(), rtol=1e-4, atol=1e-5
+    )
     assert ours.output_shape((3, 4, 17)) == y.shape == (3, 6, 9)
     assert ours.output_shape((4, 17)) == (6, 9)
     assert repr(ours) == "Conv1d(4, 6, kernel_size=(5,), stride=(2,), padding=(2,), groups=2)"
@@ -71,9 +75,17 @@ def test_conv1d_errors_speak_of_the_length():
         ),
     ):
         F.conv1d(x, tinyconv.tensor(np.zeros((2, 3, 6), np.float32)))
-    with pytest.raises(ValueError, match=re.escape("expected a 3-D weight (out_channels, in_channels/groups, K), got shape (2, 3)")):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "expected a 3-D weight (out_channels, in_channels/groups, K), got shape (2, 3)"
+        ),
+    ):
         F.conv1d(x, tinyconv.tensor(np.zeros((2, 3), np.float32)))
-    with pytest.raises(ValueError, match=re.escape("expected input[2, 3, 4] to have 2 channels, but got 3 channels instead")):
+    with pytest.raises(
+        ValueError,
+        match=re.escape("expected input[2, 3, 4] to have 2 channels, but got 3 channels instead"),
+    ):
         F.conv1d(x, tinyconv.tensor(np.zeros((2, 2, 1), np.float32)))
     with pytest.raises(ValueError, match=r"Conv1d: invalid value for argument `stride`"):
         nn.Conv1d(3, 4, 3, stride=0)
@@ -105,13 +117,27 @@ def test_unbatched_modules_and_their_output_shapes():
 
 # ------------------------------------------------------------ empty batches
 def _copy_params(ours, theirs):
-    ours.load_state_dict({k: tinyconv.tensor(v.detach().numpy().copy()) for k, v in theirs.state_dict().items()})
+    ours.load_state_dict(
+        {k: tinyconv.tensor(v.detach().numpy().copy()) for k, v in theirs.state_dict().items()}
+    )
 
 
 EMPTY_LAYERS = [
-    (lambda: nn.Conv2d(3, 4, 3, stride=2, padding=1), lambda: torch.nn.Conv2d(3, 4, 3, stride=2, padding=1), (0, 3, 8, 8)),
-    (lambda: nn.Conv2d(4, 4, 3, groups=4), lambda: torch.nn.Conv2d(4, 4, 3, groups=4), (0, 4, 8, 8)),
-    (lambda: nn.ConvTranspose2d(3, 4, 3, stride=2), lambda: torch.nn.ConvTranspose2d(3, 4, 3, stride=2), (0, 3, 5, 5)),
+    (
+        lambda: nn.Conv2d(3, 4, 3, stride=2, padding=1),
+        lambda: torch.nn.Conv2d(3, 4, 3, stride=2, padding=1),
+        (0, 3, 8, 8),
+    ),
+    (
+        lambda: nn.Conv2d(4, 4, 3, groups=4),
+        lambda: torch.nn.Conv2d(4, 4, 3, groups=4),
+        (0, 4, 8, 8),
+    ),
+    (
+        lambda: nn.ConvTranspose2d(3, 4, 3, stride=2),
+        lambda: torch.nn.ConvTranspose2d(3, 4, 3, stride=2),
+        (0, 3, 5, 5),
+    ),
     (lambda: nn.Conv1d(3, 4, 3), lambda: torch.nn.Conv1d(3, 4, 3), (0, 3, 8)),
     (lambda: nn.BatchNorm2d(3), lambda: torch.nn.BatchNorm2d(3), (0, 3, 4, 4)),
     (lambda: nn.BatchNorm2d(3).eval(), lambda: torch.nn.BatchNorm2d(3).eval(), (0, 3, 4, 4)),
@@ -125,8 +151,22 @@ EMPTY_LAYERS = [
     (lambda: nn.MaxPool2d(2), lambda: torch.nn.MaxPool2d(2), (0, 3, 4, 4)),
     (lambda: nn.AvgPool1d(2), lambda: torch.nn.AvgPool1d(2), (0, 3, 4)),
     (
-        lambda: nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(18, 3)),
-        lambda: torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(), torch.nn.Linear(18, 3)),
+        lambda: nn.Sequential(
+            nn.Conv2d(1, 2, 3),
+            nn.BatchNorm2d(2),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(18, 3),
+        ),
+        lambda: torch.nn.Sequential(
+            torch.nn.Conv2d(1, 2, 3),
+            torch.nn.BatchNorm2d(2),
+            torch.nn.ReLU(),
+            torch.nn.MaxPool2d(2),
+            torch.nn.Flatten(),
+            torch.nn.Linear(18, 3),
+        ),
         (0, 1, 8, 8),
     ),
 ]
@@ -147,7 +187,9 @@ def test_empty_batch_through_every_layer(make_ours, make_theirs, shape):
     grads = dict(ours.named_parameters())
     for name, p in theirs.named_parameters():  # all zeros: no sample contributed
         got = grads[name].grad
-        np.testing.assert_array_equal(np.zeros(p.shape) if got is None else got.numpy(), p.grad.numpy())
+        np.testing.assert_array_equal(
+            np.zeros(p.shape) if got is None else got.numpy(), p.grad.numpy()
+        )
     for name, buf in theirs.named_buffers():  # the running statistics stay as they were
         np.testing.assert_array_equal(ours.state_dict()[name].numpy(), buf.numpy())
 
@@ -163,7 +205,11 @@ def test_empty_batch_through_every_layer(make_ours, make_theirs, shape):
         (F.l1_loss, TF.l1_loss, np.zeros((0, 3), np.float32)),
         (F.smooth_l1_loss, TF.smooth_l1_loss, np.zeros((0, 3), np.float32)),
         (F.binary_cross_entropy, TF.binary_cross_entropy, np.zeros((0, 3), np.float32)),
-        (F.binary_cross_entropy_with_logits, TF.binary_cross_entropy_with_logits, np.zeros((0, 3), np.float32)),
+        (
+            F.binary_cross_entropy_with_logits,
+            TF.binary_cross_entropy_with_logits,
+            np.zeros((0, 3), np.float32),
+        ),
     ],
 )
 def test_losses_of_an_empty_batch_are_torchs(ours, theirs, target, reduction):
@@ -211,14 +257,23 @@ def test_soft_target_cross_entropy_vs_torch(shape, weighted, eps, reduction):
     wt = None if w is None else torch.tensor(w, dtype=torch.float32)
 
     def theirs(a, b):
-        return TF.cross_entropy(a, b, weight=None if wt is None else wt.to(a.dtype), reduction=reduction, label_smoothing=eps)
+        return TF.cross_entropy(
+            a,
+            b,
+            weight=None if wt is None else wt.to(a.dtype),
+            reduction=reduction,
+            label_smoothing=eps,
+        )
 
     check_vs_torch(  # the gradient reaches the logits and the target
         lambda a, b: F.cross_entropy(a, b, weight=w, reduction=reduction, label_smoothing=eps),
         theirs,
         [x, t],
     )
-    gradcheck(lambda a, b: F.cross_entropy(a, b, weight=w, reduction=reduction, label_smoothing=eps), [x, t])
+    gradcheck(
+        lambda a, b: F.cross_entropy(a, b, weight=w, reduction=reduction, label_smoothing=eps),
+        [x, t],
+    )
 
 
 def test_soft_targets_equal_one_hot_labels_without_weights():
@@ -227,7 +282,9 @@ def test_soft_targets_equal_one_hot_labels_without_weights():
     hard = F.cross_entropy(x, labels, label_smoothing=0.1)
     soft = F.cross_entropy(x, np.eye(4, dtype=np.float32)[labels], label_smoothing=0.1)
     np.testing.assert_allclose(soft.item(), hard.item(), rtol=1e-6)
-    loss = nn.CrossEntropyLoss(label_smoothing=0.1)(x, tinyconv.tensor(np.eye(4, dtype=np.float32)[labels]))
+    loss = nn.CrossEntropyLoss(label_smoothing=0.1)(
+        x, tinyconv.tensor(np.eye(4, dtype=np.float32)[labels])
+    )
     np.testing.assert_allclose(loss.item(), hard.item(), rtol=1e-6)
 
 
@@ -263,12 +320,17 @@ def test_softmax_over_an_empty_axis_and_a_scalar(fn, tfn):
 # ------------------------------------------------------------ linear on one sample
 def test_linear_on_a_1d_input_vs_torch():
     x, w, b = rand(5), rand(3, 5, seed=1), rand(3, seed=2)
-    check_vs_torch(lambda a, ww, bb: F.linear(a, ww, bb), lambda a, ww, bb: TF.linear(a, ww, bb), [x, w, b])
+    check_vs_torch(
+        lambda a, ww, bb: F.linear(a, ww, bb), lambda a, ww, bb: TF.linear(a, ww, bb), [x, w, b]
+    )
     check_vs_torch(lambda a, ww: F.linear(a, ww), lambda a, ww: TF.linear(a, ww), [x, w])
     gradcheck(lambda a, ww, bb: F.linear(a, ww, bb), [x, w, b])
     layer = nn.Linear(5, 3)
     assert layer(tinyconv.tensor(x.astype(np.float32))).shape == (3,)
-    with pytest.raises(ValueError, match=re.escape("expected input (N, 5) with 5 features in the last dimension, got (4,)")):
+    with pytest.raises(
+        ValueError,
+        match=re.escape("expected input (N, 5) with 5 features in the last dimension, got (4,)"),
+    ):
         F.linear(tinyconv.tensor(rand(4)), tinyconv.tensor(w))
 
 

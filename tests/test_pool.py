@@ -200,17 +200,29 @@ def test_input_of_the_wrong_rank():
         nn.MaxPool2d(2)(tinyconv.tensor(np.zeros((28, 28), dtype=np.float32)))
     with pytest.raises(
         ValueError,
-        match=re.escape("or an unbatched 3-D input (C, H, W), got a 5-D input of shape (1, 1, 3, 28, 28)"),
+        match=re.escape(
+            "or an unbatched 3-D input (C, H, W), got a 5-D input of shape (1, 1, 3, 28, 28)"
+        ),
     ):
         nn.MaxPool2d(2).output_shape((1, 1, 3, 28, 28))
     with pytest.raises(
         ValueError, match=r"AdaptiveAvgPool2d\(output_size=1\): expected a 4-D input"
     ):
         nn.AdaptiveAvgPool2d(1)(tinyconv.tensor(np.zeros((4, 4), dtype=np.float32)))
-    with pytest.raises(ValueError, match=re.escape("max_pool1d(kernel_size=2, stride=2): expected a 3-D input (N, C, L) or an unbatched 2-D input (C, L), got shape (4,)")):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "max_pool1d(kernel_size=2, stride=2): expected a 3-D input (N, C, L) or an unbatched 2-D input (C, L), got shape (4,)"
+        ),
+    ):
         F.max_pool1d(tinyconv.tensor(np.zeros(4, dtype=np.float32)), 2)
     # only the batch may be empty (PyTorch's rule)
-    with pytest.raises(ValueError, match=re.escape("expected non-empty channel and spatial dimensions (only the batch may be 0), got input (2, 1, 10, 0)")):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "expected non-empty channel and spatial dimensions (only the batch may be 0), got input (2, 1, 10, 0)"
+        ),
+    ):
         F.max_pool2d(tinyconv.tensor(np.zeros((2, 1, 10, 0), dtype=np.float32)), 1)
 
 
@@ -260,7 +272,12 @@ def test_bad_hyper_parameters_at_construction():
         ),
     ):
         nn.MaxPool2d(2, dilation=0)
-    with pytest.raises(ValueError, match=re.escape("AvgPool2d(kernel_size=2, stride=2, divisor_override=0): divisor_override must not be zero")):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "AvgPool2d(kernel_size=2, stride=2, divisor_override=0): divisor_override must not be zero"
+        ),
+    ):
         nn.AvgPool2d(2, divisor_override=0)
     with pytest.raises(ValueError, match=r"output_size.*non-negative.*Received output_size=-1"):
         nn.AdaptiveAvgPool2d(-1)

@@ -135,7 +135,10 @@ def naive_pool(x, k, s, pads, ceil, mode, count_include_pad=True):
     return y
 
 
-@pytest.mark.parametrize("k,s,p,ceil", [(3, 2, 1, True), (3, 2, 1, False), ((2, 3), (1, 2), (1, 1), True), (2, 3, 1, True)])
+@pytest.mark.parametrize(
+    "k,s,p,ceil",
+    [(3, 2, 1, True), (3, 2, 1, False), ((2, 3), (1, 2), (1, 1), True), (2, 3, 1, True)],
+)
 @pytest.mark.parametrize("cip", [True, False])
 def test_naive_reference_is_torch_on_symmetric_padding(k, s, p, ceil, cip):
     x = np.random.default_rng(14).standard_normal((1, 2, 7, 6))
@@ -168,9 +171,17 @@ def test_max_pool_asymmetric_padding_is_minus_infinity_on_each_side(k, s, pads, 
 def test_asymmetric_padding_limits_and_shapes():
     pool = nn.AvgPool2d(3, 2, padding=(0, 2, 2, 0), count_include_pad=False)
     assert pool.output_shape((1, 1, 5, 5)) == (1, 1, 3, 3)  # (5 + 0 + 2 - 3)/2 + 1 = 3
-    with pytest.raises(ValueError, match=re.escape("each side must be smaller than the effective kernel d*(F-1) + 1 = 3")):
+    with pytest.raises(
+        ValueError,
+        match=re.escape("each side must be smaller than the effective kernel d*(F-1) + 1 = 3"),
+    ):
         nn.MaxPool2d(3, padding=(3, 0, 0, 0))
-    with pytest.raises(TypeError, match=re.escape("Expected an int or a tuple of 1 or 2 or 4 ints. Received padding=(1, 1, 1)")):
+    with pytest.raises(
+        TypeError,
+        match=re.escape(
+            "Expected an int or a tuple of 1 or 2 or 4 ints. Received padding=(1, 1, 1)"
+        ),
+    ):
         F.max_pool2d(tinyconv.tensor(np.zeros((1, 1, 4, 4), np.float32)), 2, padding=(1, 1, 1))
 
 
@@ -244,7 +255,9 @@ def test_max_unpool_vs_torch(k, s, p):
     x = x[:, :, :6, :6]  # (6 - 2)/2 + 1 = 3 undoes to (3 - 1)*2 + 2 = 6: the default size
     y, idx = F.max_pool2d(tinyconv.tensor(x), 2, return_indices=True)
     yt, it = TF.max_pool2d(torch.from_numpy(x), 2, return_indices=True)
-    np.testing.assert_array_equal(F.max_unpool2d(y, idx, 2).numpy(), TF.max_unpool2d(yt, it, 2).numpy())
+    np.testing.assert_array_equal(
+        F.max_unpool2d(y, idx, 2).numpy(), TF.max_unpool2d(yt, it, 2).numpy()
+    )
 
 
 def test_max_unpool_gradcheck_float64():
@@ -272,21 +285,40 @@ def test_pool_then_unpool_round_trip_with_modules():
 def test_max_unpool_errors():
     y = tinyconv.tensor(np.ones((1, 1, 2, 2), np.float32))
     idx = tinyconv.tensor(np.zeros((1, 1, 2, 2), np.int64))
-    with pytest.raises(ValueError, match=re.escape("max_unpool2d: expected indices of the input's shape (1, 1, 2, 2), got (1, 1, 2, 1)")):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "max_unpool2d: expected indices of the input's shape (1, 1, 2, 2), got (1, 1, 2, 1)"
+        ),
+    ):
         F.max_unpool2d(y, idx.numpy()[..., :1], 2)
-    with pytest.raises(ValueError, match=re.escape("index 16 is outside the output plane of (4, 4) (16 positions)")):
+    with pytest.raises(
+        ValueError, match=re.escape("index 16 is outside the output plane of (4, 4) (16 positions)")
+    ):
         F.max_unpool2d(y, np.full((1, 1, 2, 2), 16), 2)
-    with pytest.raises(ValueError, match=re.escape("invalid output_size (6, 4): size 0 must lie between 2 and 6 (exclusive), around (in - 1)*S - 2P + F = (2 - 1)*2 - 2*0 + 2 = 4")):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "invalid output_size (6, 4): size 0 must lie between 2 and 6 (exclusive), around (in - 1)*S - 2P + F = (2 - 1)*2 - 2*0 + 2 = 4"
+        ),
+    ):
         F.max_unpool2d(y, idx, 2, output_size=(6, 4))
     with pytest.raises(TypeError, match="expected integer indices"):
         F.max_unpool2d(y, y, 2)
 
 
 # ------------------------------------------------------------------ 1-D pooling
-@pytest.mark.parametrize("k,s,p,d,ceil", [(3, 2, 1, 1, True), (2, None, 0, 1, False), (3, 1, 1, 2, False), (3, 3, 1, 2, True)])
+@pytest.mark.parametrize(
+    "k,s,p,d,ceil",
+    [(3, 2, 1, 1, True), (2, None, 0, 1, False), (3, 1, 1, 2, False), (3, 3, 1, 2, True)],
+)
 def test_max_pool1d_vs_torch(k, s, p, d, ceil):
     x = np.random.default_rng(9).standard_normal((2, 3, 11))
-    check_vs_torch(lambda a: F.max_pool1d(a, k, s, p, d, ceil), lambda a: TF.max_pool1d(a, k, s, p, d, ceil), [x])
+    check_vs_torch(
+        lambda a: F.max_pool1d(a, k, s, p, d, ceil),
+        lambda a: TF.max_pool1d(a, k, s, p, d, ceil),
+        [x],
+    )
     xs = np.random.default_rng(9).standard_normal((2, 3, 11)).astype(np.float32)
     y, idx = F.max_pool1d(tinyconv.tensor(xs), k, s, p, d, ceil, return_indices=True)
     yt, it = TF.max_pool1d(torch.from_numpy(xs), k, s, p, d, ceil, return_indices=True)
@@ -300,10 +332,16 @@ def test_max_pool1d_vs_torch(k, s, p, d, ceil):
     gradcheck(lambda a: F.max_pool1d(a, k, s, p, d, ceil), [distinct((1, 2, 11))])
 
 
-@pytest.mark.parametrize("k,s,p,ceil,cip", [(3, 2, 1, True, False), (3, 2, 1, True, True), (4, None, 2, False, False)])
+@pytest.mark.parametrize(
+    "k,s,p,ceil,cip", [(3, 2, 1, True, False), (3, 2, 1, True, True), (4, None, 2, False, False)]
+)
 def test_avg_pool1d_vs_torch(k, s, p, ceil, cip):
     x = np.random.default_rng(10).standard_normal((2, 3, 11))
-    check_vs_torch(lambda a: F.avg_pool1d(a, k, s, p, ceil, cip), lambda a: TF.avg_pool1d(a, k, s, p, ceil, cip), [x])
+    check_vs_torch(
+        lambda a: F.avg_pool1d(a, k, s, p, ceil, cip),
+        lambda a: TF.avg_pool1d(a, k, s, p, ceil, cip),
+        [x],
+    )
     gradcheck(lambda a: F.avg_pool1d(a, k, s, p, ceil, cip), [x[:1]])
 
 
@@ -311,7 +349,10 @@ def test_pool1d_modules():
     x = np.random.default_rng(11).standard_normal((2, 4, 9)).astype(np.float32)
     for ours, theirs in [
         (nn.MaxPool1d(3, 2, 1, ceil_mode=True), torch.nn.MaxPool1d(3, 2, 1, ceil_mode=True)),
-        (nn.AvgPool1d(3, 2, 1, count_include_pad=False), torch.nn.AvgPool1d(3, 2, 1, count_include_pad=False)),
+        (
+            nn.AvgPool1d(3, 2, 1, count_include_pad=False),
+            torch.nn.AvgPool1d(3, 2, 1, count_include_pad=False),
+        ),
     ]:
         y = ours(tinyconv.tensor(x))
         np.testing.assert_allclose(y.numpy(), theirs(torch.from_numpy(x)).numpy(), rtol=1e-6)
@@ -322,8 +363,14 @@ def test_pool1d_modules():
 # ------------------------------------------------------------ unbatched and N = 0
 UNBATCHED = [
     (lambda a: F.max_pool2d(a, 3, 2, 1, 1, True), lambda a: TF.max_pool2d(a, 3, 2, 1, 1, True)),
-    (lambda a: F.max_pool2d(a, 2, return_indices=True)[0], lambda a: TF.max_pool2d(a, 2, return_indices=True)[0]),
-    (lambda a: F.avg_pool2d(a, 3, 2, 1, True, False), lambda a: TF.avg_pool2d(a, 3, 2, 1, True, False)),
+    (
+        lambda a: F.max_pool2d(a, 2, return_indices=True)[0],
+        lambda a: TF.max_pool2d(a, 2, return_indices=True)[0],
+    ),
+    (
+        lambda a: F.avg_pool2d(a, 3, 2, 1, True, False),
+        lambda a: TF.avg_pool2d(a, 3, 2, 1, True, False),
+    ),
     (lambda a: F.adaptive_avg_pool2d(a, (2, 3)), lambda a: TF.adaptive_avg_pool2d(a, (2, 3))),
     (lambda a: nn.MaxPool2d(2)(a), lambda a: torch.nn.MaxPool2d(2)(a)),
     (lambda a: nn.AdaptiveAvgPool2d(1)(a), lambda a: torch.nn.AdaptiveAvgPool2d(1)(a)),
@@ -342,7 +389,11 @@ def test_unbatched_input_is_one_sample(ours, theirs):
 def test_adaptive_pool_to_an_empty_map_like_torch():
     x = tinyconv.tensor(np.ones((1, 2, 3, 3), np.float32), requires_grad=True)
     y = F.adaptive_avg_pool2d(x, (0, 2))
-    assert y.shape == (1, 2, 0, 2) == tuple(TF.adaptive_avg_pool2d(torch.ones(1, 2, 3, 3), (0, 2)).shape)
+    assert (
+        y.shape
+        == (1, 2, 0, 2)
+        == tuple(TF.adaptive_avg_pool2d(torch.ones(1, 2, 3, 3), (0, 2)).shape)
+    )
     y.sum().backward()
     assert x.grad.numpy().sum() == 0
 
@@ -353,15 +404,22 @@ def test_unbatched_indices_and_shapes():
     yt, it = TF.max_pool2d(torch.from_numpy(x), 2, return_indices=True)
     assert y.shape == idx.shape == (3, 3, 3)
     np.testing.assert_array_equal(idx.numpy(), it.numpy())
-    np.testing.assert_array_equal(F.max_unpool2d(y, idx, 2).numpy(), TF.max_unpool2d(yt, it, 2).numpy())
+    np.testing.assert_array_equal(
+        F.max_unpool2d(y, idx, 2).numpy(), TF.max_unpool2d(yt, it, 2).numpy()
+    )
     assert nn.MaxPool2d(2).output_shape((3, 7, 6)) == (3, 3, 3)
     assert nn.AdaptiveAvgPool2d(1).output_shape((3, 7, 6)) == (3, 1, 1)
 
 
 @pytest.mark.parametrize(
     "layer",
-    [nn.MaxPool2d(3, 2, 1, ceil_mode=True), nn.AvgPool2d(2, count_include_pad=False), nn.AdaptiveAvgPool2d(2),
-     nn.MaxPool2d(2, return_indices=True), nn.MinPool2d(2)],
+    [
+        nn.MaxPool2d(3, 2, 1, ceil_mode=True),
+        nn.AvgPool2d(2, count_include_pad=False),
+        nn.AdaptiveAvgPool2d(2),
+        nn.MaxPool2d(2, return_indices=True),
+        nn.MinPool2d(2),
+    ],
 )
 def test_empty_batch(layer):
     x = tinyconv.tensor(np.zeros((0, 3, 8, 8), np.float32), requires_grad=True)

@@ -13,7 +13,9 @@ def test_simple_convnet_adam_20_steps_same_losses_as_torch():
     tinyconv.manual_seed(0)
     model = models.simple_convnet()
     twin = ref.simple_convnet()
-    twin.load_state_dict({k: torch.from_numpy(v.numpy().copy()) for k, v in model.state_dict().items()})
+    twin.load_state_dict(
+        {k: torch.from_numpy(v.numpy().copy()) for k, v in model.state_dict().items()}
+    )
     rng = np.random.default_rng(0)
     # A small synthetic problem: class c has a bright c-th 7x4 stripe plus noise.
     y = rng.integers(0, 10, 200)
@@ -56,5 +58,7 @@ def test_summary_shapes_equal_forward_on_simple_convnet():
     s = model.summary((1, 28, 28))
     shapes = [r.output_shape for r in s.rows]
     assert shapes == [(30, 24, 24), (30, 24, 24), (30, 12, 12), (4320,), (100,), (100,), (10,)]
-    assert s.total_params == model.num_parameters() == 30 * 25 + 30 + 4320 * 100 + 100 + 100 * 10 + 10
+    assert (
+        s.total_params == model.num_parameters() == 30 * 25 + 30 + 4320 * 100 + 100 + 100 * 10 + 10
+    )
     assert s.activation_bytes == 4 * sum(int(np.prod(t)) for t in shapes)
