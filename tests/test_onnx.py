@@ -109,17 +109,6 @@ ZOO = {
 }
 
 
-# Models whose ops (LayerNorm, GELU: issue 20's new Functions) have no ONNX conversion yet;
-# strict, so the entry must go when the conversion lands.
-NO_CONVERSION_YET = {
-    "convnext_tiny": [
-        pytest.mark.xfail(
-            strict=True, raises=ValueError, reason="no ONNX conversion of layer_norm/gelu yet"
-        )
-    ],
-}
-
-
 def test_the_zoo_table_names_every_model():
     assert sorted(ZOO) == sorted(models.list_models())
 
@@ -132,10 +121,7 @@ def build(name: str) -> nn.Module:
 
 @pytest.mark.parametrize(
     "name",
-    [
-        pytest.param(n, marks=[pytest.mark.slow, *NO_CONVERSION_YET.get(n, [])]) if slow else n
-        for n, (_, slow) in ZOO.items()
-    ],
+    [pytest.param(n, marks=pytest.mark.slow) if slow else n for n, (_, slow) in ZOO.items()],
 )
 def test_zoo_model_exports_checks_runs_in_onnxruntime_and_loads_back(name, tmp_path):
     model = build(name)
