@@ -92,7 +92,7 @@ def read_pth(path: str | os.PathLike[str]) -> Any:
         raise PthError(
             f"{path}: not a zip archive from torch.save (a file from PyTorch before 1.6, or not "
             "a .pth file): re-save it with a recent torch.save, or convert it there with "
-            "torch.load(weights_only=True) and safetensors"
+            "torch.load with weights_only=True and safetensors"
         ) from None
     with archive:
         names = archive.namelist()
@@ -149,10 +149,10 @@ class _Replay:
         return self.stack.pop()
 
     def run(self) -> Any:
-        import pickletools  # noqa: PLC0415  (a parser of opcodes; it unpickles nothing)
+        from pickletools import genops  # noqa: PLC0415  (an opcode parser; unpickles nothing)
 
         try:
-            ops = list(pickletools.genops(self.data))
+            ops = list(genops(self.data))
         except ValueError as e:
             raise self.fail(f"is not a valid pickle ({e})") from None
         for op, arg, pos in ops:
