@@ -8,10 +8,12 @@
 #   1. git clone REPO (default: the repository this script is in; what is COMMITTED at REV,
 #      default HEAD, never the work tree) into W/tinyconv, and W/shared -> SHARED (default
 #      REPO/../shared): CI's layout, the datasets in ../shared/data beside the clone;
+#      `--shared none`: no ../shared at all, a newcomer's clone (the tests of real datasets skip);
 #   2. python3 -m venv W/venv, and in it the README's commands exactly as written, read from the
 #      clone's README.md: the CPU torch line (`pip install torch==... --index-url .../whl/cpu`),
 #      then the install half of the test command (`pip install -e ".[test]"`);
-#   3. the test half of the test command (`python3 -m pytest -q`) RUNS times, each with CI=true,
+#   3. the test half of the test command (`python3 -m pytest -q`, or with PYTEST_ARGS appended,
+#      e.g. PYTEST_ARGS='-m "not slow"' for a shorter look) RUNS times, each with CI=true,
 #      timed, its summary line and the load (uptime) before and after kept;
 #   4. with --train, the README's first command too (`pip install -e ".[all]" && tinyconv train`),
 #      timed, in the clone: no $TINYCONV_DATA and an empty user cache, so it trains on the
@@ -38,7 +40,7 @@ while [ $# -gt 0 ]; do
         --limit-s) LIMIT_S="$2"; shift 2 ;;
         --repo) REPO="$(cd "$2" && pwd)"; shift 2 ;;
         --rev) REV="$2"; shift 2 ;;
-        --shared) SHARED="$(cd "$2" && pwd)"; shift 2 ;;
+        --shared) SHARED="$([ "$2" = none ] && echo none || (cd "$2" && pwd))"; shift 2 ;;
         --train) TRAIN=1; shift ;;
         --keep) KEEP=1; shift ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -46,7 +48,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 SHARED="${SHARED:-$(cd "$REPO/.." && pwd)/shared}"
-if [ ! -d "$SHARED/data" ]; then
+if [ "$SHARED" != none ] && [ ! -d "$SHARED/data" ]; then
     echo "fresh_clone_check: no datasets in $SHARED/data (give --shared DIR)" >&2
     exit 2
 fi
@@ -62,7 +64,7 @@ say() { echo "$*" | tee -a "$SUMMARY"; }
 
 git clone -q "$REPO" "$W/tinyconv"
 git -C "$W/tinyconv" checkout -q --detach "$(git -C "$REPO" rev-parse "$REV")"
-ln -s "$SHARED" "$W/shared"
+[ "$SHARED" = none ] || ln -s "$SHARED" "$W/shared"
 say "fresh_clone_check: $(git -C "$W/tinyconv" log -1 --format='%h %s' | cut -c1-100)"
 say "  clone $W/tinyconv, ../shared -> $SHARED, $(nproc) cores, $(python3 --version)"
 
@@ -76,7 +78,7 @@ if [ -z "$TORCH_CMD" ] || [ -z "$TEST_CMD" ] || [ -z "$TRAIN_CMD" ]; then
     exit 2
 fi
 INSTALL_CMD="${TEST_CMD%% && *}"
-PYTEST_CMD="${TEST_CMD#* && }"
+PYTEST_CMD="${TEST_CMD#* && }${PYTEST_ARGS:+ $PYTEST_ARGS}"
 
 # A clean environment: the machine's, less this project's and the session's variables.
 unset PYTHONPATH PYTHONHOME VIRTUAL_ENV MPLBACKEND PYTEST_ADDOPTS
