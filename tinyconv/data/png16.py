@@ -46,7 +46,7 @@ def is_16bit_colour(head: bytes) -> bool:
     """Whether the first 26 bytes of a file are a PNG's 16-bit RGB, RGBA or grey+alpha IHDR.
 
     Example:
-        >>> is_16bit_colour(SIGNATURE + bytes(8) + b"IHDR" + bytes(8) + bytes([16, 2]))
+        >>> is_16bit_colour(SIGNATURE + bytes(4) + b"IHDR" + bytes(8) + bytes([16, 2]))
         True
     """
     return (
