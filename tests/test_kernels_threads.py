@@ -101,6 +101,16 @@ def case_channel_affine() -> Arrays:
     return [a.numpy().copy(), b.numpy().copy()]
 
 
+def case_conv3x3() -> Arrays:
+    """Stride-1 3x3 convolutions (deep3x3's kernels once they are on main), forward and back."""
+    r = _rng(5)
+    x = tinyconv.tensor(r.standard_normal((6, 8, 12, 11)).astype(np.float32), requires_grad=True)
+    w = tinyconv.tensor(r.standard_normal((16, 8, 3, 3)).astype(np.float32), requires_grad=True)
+    y = F.conv2d(x, w, None, 1, 1)
+    y.backward(tinyconv.tensor(r.standard_normal(y.shape).astype(np.float32)))
+    return [y.numpy().copy(), *_grads(x, w)]
+
+
 def case_col2im() -> Arrays:
     r = _rng(4)
     x = tinyconv.tensor(r.standard_normal((9, 6, 14, 13)).astype(np.float32), requires_grad=True)
@@ -113,6 +123,8 @@ def case_col2im() -> Arrays:
 CASES: dict[str, Callable[[], Arrays]] = {
     "channel_affine": case_channel_affine,
     "col2im": case_col2im,
+    "conv3x3": case_conv3x3,
+    "conv_tiles": case_conv3x3,  # conv3x3's generated tiles
     "conv_depthwise": case_conv_depthwise,
     "fused_conv": case_fused_conv,
     "loss": case_loss,
@@ -122,7 +134,8 @@ CASES: dict[str, Callable[[], Arrays]] = {
 
 def test_every_kernel_module_has_a_thread_count_case() -> None:
     modules = {m.name for m in pkgutil.iter_modules(K.__path__) if not m.name.startswith("_")}
-    assert modules == set(CASES), "add a case for each module of tinyconv/kernels"
+    missing = modules - set(CASES)
+    assert not missing, f"add a thread-count case for tinyconv/kernels/{sorted(missing)}"
 
 
 def _at(threads: int, fn: Callable[[], Arrays]) -> Arrays:
