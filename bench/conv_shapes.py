@@ -47,22 +47,70 @@ import numpy as np  # noqa: E402
 
 # name, x shape, weight shape, keyword arguments (stride, padding, ...), bias
 TRANSPOSE_SHAPES: list[tuple[str, tuple[int, ...], tuple[int, ...], dict[str, Any], bool]] = [
-    ("autoencoder deconv1 4x4/2 7->14", (128, 64, 7, 7), (64, 32, 4, 4), {"stride": 2, "padding": 1}, True),  # noqa: E501
-    ("autoencoder deconv2 4x4/2 14->28", (128, 32, 14, 14), (32, 1, 4, 4), {"stride": 2, "padding": 1}, True),  # noqa: E501
-    ("dcgan deconv1 4x4/2 7->14", (64, 128, 7, 7), (128, 64, 4, 4), {"stride": 2, "padding": 1}, False),  # noqa: E501
-    ("dcgan deconv2 4x4/2 14->28", (64, 64, 14, 14), (64, 1, 4, 4), {"stride": 2, "padding": 1}, True),  # noqa: E501
+    (
+        "autoencoder deconv1 4x4/2 7->14",
+        (128, 64, 7, 7),
+        (64, 32, 4, 4),
+        {"stride": 2, "padding": 1},
+        True,
+    ),
+    (
+        "autoencoder deconv2 4x4/2 14->28",
+        (128, 32, 14, 14),
+        (32, 1, 4, 4),
+        {"stride": 2, "padding": 1},
+        True,
+    ),
+    (
+        "dcgan deconv1 4x4/2 7->14",
+        (64, 128, 7, 7),
+        (128, 64, 4, 4),
+        {"stride": 2, "padding": 1},
+        False,
+    ),
+    (
+        "dcgan deconv2 4x4/2 14->28",
+        (64, 64, 14, 14),
+        (64, 1, 4, 4),
+        {"stride": 2, "padding": 1},
+        True,
+    ),
     ("unet up2 2x2/2 8->16", (16, 128, 8, 8), (128, 64, 2, 2), {"stride": 2}, True),
     ("unet up1 2x2/2 16->32", (16, 64, 16, 16), (64, 32, 2, 2), {"stride": 2}, True),
     ("unet up0 2x2/2 32->64", (16, 32, 32, 32), (32, 16, 2, 2), {"stride": 2}, True),
-    ("fcn up 4x4/2 16->32", (16, 11, 16, 16), (11, 11, 4, 4), {"stride": 2, "padding": 1}, False),  # noqa: E501
-    ("fcn up 4x4/2 32->64", (16, 11, 32, 32), (11, 11, 4, 4), {"stride": 2, "padding": 1}, False),  # noqa: E501
+    ("fcn up 4x4/2 16->32", (16, 11, 16, 16), (11, 11, 4, 4), {"stride": 2, "padding": 1}, False),
+    ("fcn up 4x4/2 32->64", (16, 11, 32, 32), (11, 11, 4, 4), {"stride": 2, "padding": 1}, False),
 ]
 GROUPED_SHAPES: list[tuple[str, tuple[int, ...], tuple[int, ...], dict[str, Any], bool]] = [
-    ("resnext 3x3 g32 128ch @28", (8, 128, 28, 28), (128, 4, 3, 3), {"padding": 1, "groups": 32}, False),  # noqa: E501
-    ("resnext 3x3/2 g32 256ch @28", (8, 256, 28, 28), (256, 8, 3, 3), {"stride": 2, "padding": 1, "groups": 32}, False),  # noqa: E501
-    ("alexnet 5x5 g2 96->256 @27", (8, 96, 27, 27), (256, 48, 5, 5), {"padding": 2, "groups": 2}, True),  # noqa: E501
-    ("shufflenet-v1 1x1 g8 240->240 @28", (8, 240, 28, 28), (240, 30, 1, 1), {"groups": 8}, False),  # noqa: E501
-    ("grouped 3x3 g4 64ch @32", (32, 64, 32, 32), (64, 16, 3, 3), {"padding": 1, "groups": 4}, True),  # noqa: E501
+    (
+        "resnext 3x3 g32 128ch @28",
+        (8, 128, 28, 28),
+        (128, 4, 3, 3),
+        {"padding": 1, "groups": 32},
+        False,
+    ),
+    (
+        "resnext 3x3/2 g32 256ch @28",
+        (8, 256, 28, 28),
+        (256, 8, 3, 3),
+        {"stride": 2, "padding": 1, "groups": 32},
+        False,
+    ),
+    (
+        "alexnet 5x5 g2 96->256 @27",
+        (8, 96, 27, 27),
+        (256, 48, 5, 5),
+        {"padding": 2, "groups": 2},
+        True,
+    ),
+    ("shufflenet-v1 1x1 g8 240->240 @28", (8, 240, 28, 28), (240, 30, 1, 1), {"groups": 8}, False),
+    (
+        "grouped 3x3 g4 64ch @32",
+        (32, 64, 32, 32),
+        (64, 16, 3, 3),
+        {"padding": 1, "groups": 4},
+        True,
+    ),
 ]
 
 
@@ -78,7 +126,9 @@ def conv_fns(
     import tinyconv.functional as F
 
     tc_op = F.conv_transpose2d if kind == "transpose" else F.conv2d
-    th_op = torch.nn.functional.conv_transpose2d if kind == "transpose" else torch.nn.functional.conv2d  # noqa: E501
+    th_op = (
+        torch.nn.functional.conv_transpose2d if kind == "transpose" else torch.nn.functional.conv2d
+    )
     leaves = [x, w] if b is None else [x, w, b]
     tc_in = [tinyconv.tensor(a, requires_grad=backward) for a in leaves]
     th_in = [torch.tensor(a, requires_grad=backward) for a in leaves]
