@@ -28,6 +28,8 @@ CASES = [
     ((1, 4, 6, 7), 1, (4, 4), dict(stride=2, padding=1)),  # one output channel
     ((2, 2, 3, 4), 2, (3, 3), dict(stride=1, dilation=2, output_padding=1)),  # op >= stride
     ((1, 3, 4, 4), 2, (5, 5), dict(stride=2, padding=4)),  # padding crops whole taps away
+    ((2, 2, 1, 1), 3, (5, 5), dict(padding=2)),  # a 1x1 input: most taps land outside
+    ((1, 2, 2, 3), 2, (5, 4), dict(stride=3, padding=(3, 2), dilation=2)),
 ]
 
 

@@ -39,7 +39,31 @@ def _phase(t: int, S: int, A: int, n: int) -> tuple[int, int, int, int]:
     p = t % S  # Python's modulo: 0 <= p < S for a negative t too
     d = (t - p) // S
     count = (A - p + S - 1) // S
-    return p, d, max(0, -d), max(0, min(n, count - d))
+    lo = max(0, -d)
+    return p, d, lo, max(lo, min(n, count - d))  # hi >= lo: a tap wholly outside is empty
+
+
+@njit(inline="always")
+def _interleave(
+    ph: Any, flat: Any, plane: int, OH: int, OW: int, SH: int, SW: int, AH: int, AW: int,
+    into_phases: bool, bias: float,
+) -> None:  # fmt: skip
+    """Between the plane of ``flat`` at offset ``plane`` (OH, OW) and its stride phases
+    ph[p, q, a, c] = plane[a*SH + p, c*SW + q] (flat, (SH, SW, AH, AW)): split the plane
+    into ph (``into_phases``), or write ph + bias back into the plane."""
+    u = np.uint64
+    for p in range(SH):
+        for a in range((OH - p + SH - 1) // SH):
+            for q in range(SW):
+                k = u(((p * SW + q) * AH + a) * AW)
+                m = u(plane + (a * SH + p) * OW + q)
+                step = u(SW)
+                if into_phases:
+                    for c in range(u((OW - q + SW - 1) // SW)):
+                        ph[k + c] = flat[m + c * step]
+                else:
+                    for c in range(u((OW - q + SW - 1) // SW)):
+                        flat[m + c * step] = ph[k + c] + bias
 
 
 @njit(fastmath=True)
@@ -73,16 +97,7 @@ def _col2im_bias(
                         dst = u(((p * SW + q) * AH + h + di) * AW + w0 + dj)
                         for w in range(u(w1 - w0)):
                             ph[dst + w] += cf[src + w]
-            plane = (n * C + o) * OH * OW
-            bo = b[o]
-            for p in range(SH):
-                for a in range((OH - p + SH - 1) // SH):
-                    for q in range(SW):
-                        src = u(((p * SW + q) * AH + a) * AW)
-                        dst = u(plane + (a * SH + p) * OW + q)
-                        step = u(SW)
-                        for c in range(u((OW - q + SW - 1) // SW)):
-                            yf[dst + c * step] = ph[src + c] + bo
+            _interleave(ph, yf, (n * C + o) * OH * OW, OH, OW, SH, SW, AH, AW, False, b[o])
 
 
 @njit(fastmath=True)
@@ -103,20 +118,11 @@ def _im2col(
     for n in range(N):
         ph = np.empty(SH * SW * AH * AW, dtype=dy.dtype)
         for o in range(C):
-            plane = (n * C + o) * OH * OW
-            for p in range(SH):
-                for a in range((OH - p + SH - 1) // SH):
-                    for q in range(SW):
-                        dst = u(((p * SW + q) * AH + a) * AW)
-                        src = u(plane + (a * SH + p) * OW + q)
-                        step = u(SW)
-                        for c in range(u((OW - q + SW - 1) // SW)):
-                            ph[dst + c] = df[src + c * step]
+            _interleave(ph, df, (n * C + o) * OH * OW, OH, OW, SH, SW, AH, AW, True, 0.0)
             for i in range(FH):
                 p, di, h0, h1 = _phase(i * DH - PH, SH, OH, H)
                 for j in range(FW):
                     q, dj, w0, w1 = _phase(j * DW - PW, SW, OW, W)
-                    w1 = max(w0, w1)
                     dst0 = ((o * FH + i) * FW + j) * NHW + n * HW
                     for h in range(H):
                         dst = u(dst0 + h * W)
