@@ -111,6 +111,16 @@ def case_conv3x3() -> Arrays:
     return [y.numpy().copy(), *_grads(x, w)]
 
 
+def case_conv_transpose() -> Arrays:
+    r = _rng(6)
+    x = tinyconv.tensor(r.standard_normal((5, 6, 9, 8)).astype(np.float32), requires_grad=True)
+    w = tinyconv.tensor(r.standard_normal((6, 4, 3, 3)).astype(np.float32), requires_grad=True)
+    b = tinyconv.tensor(r.standard_normal(4).astype(np.float32), requires_grad=True)
+    y = F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1)
+    y.backward(tinyconv.tensor(r.standard_normal(y.shape).astype(np.float32)))
+    return [y.numpy().copy(), *_grads(x, w, b)]
+
+
 def case_col2im() -> Arrays:
     r = _rng(4)
     x = tinyconv.tensor(r.standard_normal((9, 6, 14, 13)).astype(np.float32), requires_grad=True)
@@ -126,6 +136,7 @@ CASES: dict[str, Callable[[], Arrays]] = {
     "conv3x3": case_conv3x3,
     "conv_tiles": case_conv3x3,  # conv3x3's generated tiles
     "conv_depthwise": case_conv_depthwise,
+    "conv_transpose": case_conv_transpose,
     "fused_conv": case_fused_conv,
     "loss": case_loss,
     "optim": case_optim,
