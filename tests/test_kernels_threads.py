@@ -104,8 +104,8 @@ def case_channel_affine() -> Arrays:
 def case_conv3x3() -> Arrays:
     """Stride-1 3x3 convolutions (deep3x3's kernels once they are on main), forward and back."""
     r = _rng(5)
-    x = tinyconv.tensor(r.standard_normal((6, 8, 12, 11)).astype(np.float32), requires_grad=True)
-    w = tinyconv.tensor(r.standard_normal((16, 8, 3, 3)).astype(np.float32), requires_grad=True)
+    x = tinyconv.tensor(r.standard_normal((6, 16, 12, 11)).astype(np.float32), requires_grad=True)
+    w = tinyconv.tensor(r.standard_normal((16, 16, 3, 3)).astype(np.float32), requires_grad=True)
     y = F.conv2d(x, w, None, 1, 1)
     y.backward(tinyconv.tensor(r.standard_normal(y.shape).astype(np.float32)))
     return [y.numpy().copy(), *_grads(x, w)]
