@@ -108,6 +108,7 @@ def ort_tinyconv_session(model: object, threads: int, workdir: str) -> object:
     so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.log_severity_level = 3  # BatchNorm's num_batches_tracked initializers are unused: no news
     return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
 
