@@ -13,7 +13,12 @@ every tap (c, i, j) adds one *contiguous* run of the image to it::
 
 (x_n the image flat, OH' x OW' the conv outputs the pool reads: the floor drops the rest).
 That inner loop runs over hundreds of elements and vectorises fully; the columns
-ow >= OW' in between are computed and ignored (KW - 1 of every W). Then::
+ow >= OW' in between are computed and ignored (KW - 1 of every W). Register blocking: two
+filters' planes are computed together and the taps of a kernel row go five (or three) at a
+time into one loop, so each load of x feeds up to ten FMAs and each plane element is
+loaded and stored once per kernel row, not once per tap (measured: the forward 4.1 -> 2.3
+ms, the weight gradient 4.1 -> 2.2 ms of CPU time for SimpleConvNet's layer at batch 100).
+Then::
 
     y[n, f, ph, pw] = max(0, max_{a,b<P} acc[(ph*P + a)*W + pw*P + b]),   arg = the first a*P + b
 
@@ -92,24 +97,62 @@ def forward_kernel(x, w, b, P, y, arg):
     x_flat = x.reshape(N, C * H * W)
     for n in prange(N):
         xn = x_flat[n]
-        plane = np.empty((PH * P, W), dtype=x.dtype)
-        acc = plane.reshape(PH * P * W)
-        for f in range(F):
-            bias = b[f]
+        planes = np.empty((2, PH * P, W), dtype=x.dtype)  # filters f and f1 = f + 1
+        plane0 = planes[0]
+        plane1 = planes[1]
+        acc0 = plane0.reshape(PH * P * W)
+        acc1 = plane1.reshape(PH * P * W)
+        for f in range(0, F, 2):
+            f1 = min(f + 1, F - 1)  # an odd F: the last filter twice (written once)
+            bias0 = b[f]
+            bias1 = b[f1]
             for p in range(L):
-                acc[p] = bias
+                acc0[p] = bias0
+                acc1[p] = bias1
             for c in range(C):
                 for i in range(KH):
-                    for j in range(KW):
-                        wv = w[f, c, i, j]
-                        off = c * H * W + i * W + j
-                        src = xn[off : off + L]  # a view: xn[off + p] would not vectorise
+                    off = c * H * W + i * W
+                    j = 0
+                    while j + 5 <= KW:  # 5 taps of a row at once: 5 loads of x feed 10 FMAs
+                        u0, u1, u2 = w[f, c, i, j], w[f, c, i, j + 1], w[f, c, i, j + 2]
+                        u3, u4 = w[f, c, i, j + 3], w[f, c, i, j + 4]
+                        v0, v1, v2 = w[f1, c, i, j], w[f1, c, i, j + 1], w[f1, c, i, j + 2]
+                        v3, v4 = w[f1, c, i, j + 3], w[f1, c, i, j + 4]
+                        s0 = xn[off + j : off + j + L]  # views: xn[off + p] would not vectorise
+                        s1 = xn[off + j + 1 : off + j + 1 + L]
+                        s2 = xn[off + j + 2 : off + j + 2 + L]
+                        s3 = xn[off + j + 3 : off + j + 3 + L]
+                        s4 = xn[off + j + 4 : off + j + 4 + L]
                         for p in range(L):  # contiguous: vectorised
-                            acc[p] += wv * src[p]
+                            e0, e1, e2, e3, e4 = s0[p], s1[p], s2[p], s3[p], s4[p]
+                            acc0[p] += u0 * e0 + u1 * e1 + u2 * e2 + u3 * e3 + u4 * e4
+                            acc1[p] += v0 * e0 + v1 * e1 + v2 * e2 + v3 * e3 + v4 * e4
+                        j += 5
+                    while j + 3 <= KW:
+                        u0, u1, u2 = w[f, c, i, j], w[f, c, i, j + 1], w[f, c, i, j + 2]
+                        v0, v1, v2 = w[f1, c, i, j], w[f1, c, i, j + 1], w[f1, c, i, j + 2]
+                        s0 = xn[off + j : off + j + L]
+                        s1 = xn[off + j + 1 : off + j + 1 + L]
+                        s2 = xn[off + j + 2 : off + j + 2 + L]
+                        for p in range(L):
+                            e0, e1, e2 = s0[p], s1[p], s2[p]
+                            acc0[p] += u0 * e0 + u1 * e1 + u2 * e2
+                            acc1[p] += v0 * e0 + v1 * e1 + v2 * e2
+                        j += 3
+                    while j < KW:
+                        u0 = w[f, c, i, j]
+                        v0 = w[f1, c, i, j]
+                        s0 = xn[off + j : off + j + L]
+                        for p in range(L):
+                            acc0[p] += u0 * s0[p]
+                            acc1[p] += v0 * s0[p]
+                        j += 1
             if P == 2:
-                _pool2(plane, y[n, f], arg[n, f])
+                _pool2(plane0, y[n, f], arg[n, f])
+                _pool2(plane1, y[n, f1], arg[n, f1])
             else:
-                _pool(plane, P, y[n, f], arg[n, f])
+                _pool(plane0, P, y[n, f], arg[n, f])
+                _pool(plane1, P, y[n, f1], arg[n, f1])
 
 
 @njit
@@ -142,6 +185,32 @@ def _unpool(g_plane, P, dyn, yn, an, zero):
     return d_sum
 
 
+@njit
+def _unpool_pair(g0, g1, dy, y, arg, n, f, f1, P, zero):
+    """``_unpool2``/``_unpool`` of filters f and f1 into planes g0, g1; their gradient sums."""
+    if P == 2:
+        d0 = _unpool2(g0, dy[n, f], y[n, f], arg[n, f], zero)
+        d1 = _unpool2(g1, dy[n, f1], y[n, f1], arg[n, f1], zero)
+    else:
+        d0 = _unpool(g0, P, dy[n, f], y[n, f], arg[n, f], zero)
+        d1 = _unpool(g1, P, dy[n, f1], y[n, f1], arg[n, f1], zero)
+    return d0, d1
+
+
+@njit(fastmath={"contract"})
+def _add_dx(dxn, w, f, g, C, H, W, L):
+    """dxn[c*H*W + i*W + j + p] += W[f, c, i, j] * g[p]: filter f's share of one image's dx."""
+    KH, KW = w.shape[2], w.shape[3]
+    for c in range(C):
+        for i in range(KH):
+            for j in range(KW):
+                wv = w[f, c, i, j]
+                off = c * H * W + i * W + j
+                dst = dxn[off : off + L]
+                for p in range(L):
+                    dst[p] += wv * g[p]
+
+
 @njit(parallel=True, fastmath={"contract", "reassoc"})
 def backward_kernel(x, w, y, arg, dy, P, want_dx, dx, dW_blocks, db_blocks, zero):
     """dx (N, C, H, W) zeroed (or (0, 0, 0, 0) when not wanted); dW_blocks (B, F, C, KH, KW)
@@ -156,37 +225,98 @@ def backward_kernel(x, w, y, arg, dy, P, want_dx, dx, dW_blocks, db_blocks, zero
     nb = dW_blocks.shape[0]
     per = (N + nb - 1) // nb
     for blk in prange(nb):
-        g_plane = np.empty((PH * P, W), dtype=x.dtype)
-        g = g_plane.reshape(PH * P * W)
+        planes = np.empty((2, PH * P, W), dtype=x.dtype)  # filters f and f1 = f + 1
+        plane0 = planes[0]
+        plane1 = planes[1]
+        g0 = plane0.reshape(PH * P * W)
+        g1 = plane1.reshape(PH * P * W)
+        dWb = dW_blocks[blk]
         for n in range(blk * per, min(N, (blk + 1) * per)):
             xn = x_flat[n]
-            for f in range(F):
+            for f in range(0, F, 2):
+                f1 = min(f + 1, F - 1)  # an odd F: the last filter twice (added once)
+                two = f1 != f
                 for p in range(L):
-                    g[p] = 0
-                if P == 2:
-                    d_sum = _unpool2(g_plane, dy[n, f], y[n, f], arg[n, f], zero)
-                else:
-                    d_sum = _unpool(g_plane, P, dy[n, f], y[n, f], arg[n, f], zero)
-                db_blocks[blk, f] += d_sum
+                    g0[p] = 0
+                    g1[p] = 0
+                d0, d1 = _unpool_pair(plane0, plane1, dy, y, arg, n, f, f1, P, zero)
+                db_blocks[blk, f] += d0
+                if two:
+                    db_blocks[blk, f1] += d1
                 for c in range(C):
                     for i in range(KH):
-                        for j in range(KW):
-                            off = c * H * W + i * W + j
-                            src = xn[off : off + L]
-                            s = zero
-                            for p in range(L):  # contiguous dot product: vectorised
-                                s += g[p] * src[p]
-                            dW_blocks[blk, f, c, i, j] += s
+                        off = c * H * W + i * W
+                        j = 0
+                        while j + 5 <= KW:  # 5 taps x 2 filters: 7 loads feed 10 FMAs
+                            s0 = xn[off + j : off + j + L]
+                            s1 = xn[off + j + 1 : off + j + 1 + L]
+                            s2 = xn[off + j + 2 : off + j + 2 + L]
+                            s3 = xn[off + j + 3 : off + j + 3 + L]
+                            s4 = xn[off + j + 4 : off + j + 4 + L]
+                            a0 = a1 = a2 = a3 = a4 = zero
+                            c0 = c1 = c2 = c3 = c4 = zero
+                            for p in range(L):  # contiguous dot products: vectorised
+                                h0, h1 = g0[p], g1[p]
+                                e0, e1, e2, e3, e4 = s0[p], s1[p], s2[p], s3[p], s4[p]
+                                a0 += h0 * e0
+                                a1 += h0 * e1
+                                a2 += h0 * e2
+                                a3 += h0 * e3
+                                a4 += h0 * e4
+                                c0 += h1 * e0
+                                c1 += h1 * e1
+                                c2 += h1 * e2
+                                c3 += h1 * e3
+                                c4 += h1 * e4
+                            dWb[f, c, i, j] += a0
+                            dWb[f, c, i, j + 1] += a1
+                            dWb[f, c, i, j + 2] += a2
+                            dWb[f, c, i, j + 3] += a3
+                            dWb[f, c, i, j + 4] += a4
+                            if two:
+                                dWb[f1, c, i, j] += c0
+                                dWb[f1, c, i, j + 1] += c1
+                                dWb[f1, c, i, j + 2] += c2
+                                dWb[f1, c, i, j + 3] += c3
+                                dWb[f1, c, i, j + 4] += c4
+                            j += 5
+                        while j + 3 <= KW:
+                            s0 = xn[off + j : off + j + L]
+                            s1 = xn[off + j + 1 : off + j + 1 + L]
+                            s2 = xn[off + j + 2 : off + j + 2 + L]
+                            a0 = a1 = a2 = zero
+                            c0 = c1 = c2 = zero
+                            for p in range(L):
+                                h0, h1 = g0[p], g1[p]
+                                e0, e1, e2 = s0[p], s1[p], s2[p]
+                                a0 += h0 * e0
+                                a1 += h0 * e1
+                                a2 += h0 * e2
+                                c0 += h1 * e0
+                                c1 += h1 * e1
+                                c2 += h1 * e2
+                            dWb[f, c, i, j] += a0
+                            dWb[f, c, i, j + 1] += a1
+                            dWb[f, c, i, j + 2] += a2
+                            if two:
+                                dWb[f1, c, i, j] += c0
+                                dWb[f1, c, i, j + 1] += c1
+                                dWb[f1, c, i, j + 2] += c2
+                            j += 3
+                        while j < KW:
+                            s0 = xn[off + j : off + j + L]
+                            a0 = c0 = zero
+                            for p in range(L):
+                                a0 += g0[p] * s0[p]
+                                c0 += g1[p] * s0[p]
+                            dWb[f, c, i, j] += a0
+                            if two:
+                                dWb[f1, c, i, j] += c0
+                            j += 1
                 if want_dx:
-                    dxn = dx_flat[n]
-                    for c in range(C):
-                        for i in range(KH):
-                            for j in range(KW):
-                                wv = w[f, c, i, j]
-                                off = c * H * W + i * W + j
-                                dst = dxn[off : off + L]
-                                for p in range(L):
-                                    dst[p] += wv * g[p]
+                    _add_dx(dx_flat[n], w, f, g0, C, H, W, L)
+                    if two:
+                        _add_dx(dx_flat[n], w, f1, g1, C, H, W, L)
 
 
 def forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, P: int) -> tuple[np.ndarray, np.ndarray]:
