@@ -188,7 +188,42 @@ def test_predict_with_3_class_names_for_10_outputs_says_so(ten_class_file, tmp_p
     image = tmp_path / "x.png"
     Image.fromarray(np.zeros((28, 28), np.uint8), mode="L").save(image)
     code, _, err = run_main(["predict", str(ten_class_file), str(image)], capsys)
-    assert_one_line_error(code, err, "names 3 classes but the model has 10 outputs")
+    assert_one_line_error(code, err, "3 class names (a, b, c) but the model has 10 outputs")
+
+
+def test_evaluate_and_serve_refuse_3_class_names_for_10_outputs_as_predict(ten_class_file, capsys):
+    """One rule for every front-end (io.class_names): no relabelling, no skipped names."""
+    words = (str(ten_class_file), "3 class names (a, b, c) but the model has 10 outputs")
+    code, out, err = run_main(["evaluate", str(ten_class_file), "--data", "mnist-sample"], capsys)
+    assert_one_line_error(code, err, *words)
+    assert "per-class accuracy" not in out
+    code, _, err = run_main(["serve", str(ten_class_file), "--port", "0"], capsys)
+    assert_one_line_error(code, err, *words)
+
+
+def test_the_playground_refuses_class_names_that_do_not_name_each_output(ten_class_file):
+    from tinyconv.serve import Playground, load_playground
+
+    with pytest.raises(ValueError, match=r"3 class names \(a, b, c\) but the model has 10 out"):
+        load_playground(ten_class_file)
+    model = models.get("simple_convnet")
+    with pytest.raises(ValueError, match=r"^Playground: 11 class names \(0, 1, 2, 3, 4, \.\.\.\)"):
+        Playground(model, (1, 28, 28), classes=[str(i) for i in range(11)])
+    with pytest.raises(TypeError, match="Playground: the class names must be a list of strings"):
+        Playground(model, (1, 28, 28), classes=[str(i) for i in range(9)] + [9])
+    named = [f"digit {i}" for i in range(10)]
+    assert Playground(model, (1, 28, 28), classes=named).classes == named
+    assert Playground(model, (1, 28, 28)).classes == [str(i) for i in range(10)]
+
+
+def test_class_names_checks_each_name_and_the_count():
+    assert io.class_names(None, 2, "m") == ["0", "1"]
+    assert io.class_names([], 2, "m") == ["0", "1"]
+    assert io.class_names(("x", "y"), 2, "m") == ["x", "y"]
+    with pytest.raises(ValueError, match="m: 1 class names \\(x\\) but the model has 2 outputs"):
+        io.class_names(["x"], 2, "m")
+    with pytest.raises(TypeError, match="m: the class names must be a list of strings"):
+        io.class_names("xy", 2, "m")
 
 
 @pytest.mark.parametrize("command", ["summary", "predict"])

@@ -400,18 +400,10 @@ def _run_settings(run_file: Path) -> dict[str, Any]:
 
 
 def _class_names(meta: dict[str, Any], outputs: int, path: str) -> list[str]:
-    """The model file's class names, one for each of the model's ``outputs``."""
-    classes = meta.get("classes")
-    if not classes:
-        return [str(i) for i in range(outputs)]
-    if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
-        raise UserError(f"{path}: the metadata's classes must be a list of names")
-    if len(classes) != outputs:
-        raise UserError(
-            f"{path}: the metadata names {len(classes)} classes but the model has {outputs} "
-            "outputs (expected one name per output)"
-        )
-    return classes
+    """The model file's class names, one for each of the model's ``outputs`` (io.class_names)."""
+    from .io import class_names  # noqa: PLC0415
+
+    return class_names(meta.get("classes"), outputs, path)
 
 
 # ------------------------------------------------------------------------------ train
@@ -642,14 +634,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise UserError(f"{name} images are {tuple(x.shape[1:])} but the model expects {(C, H, H)}")
     loader = data.DataLoader(x, y, batch_size=args.batch_size, mean=mean, std=std)
     res = evaluate(model, loader)
-    classes = meta.get("classes") or ds["classes"]
+    outputs = res["confusion_matrix"].shape[1]
+    if meta.get("classes"):
+        classes = _class_names(meta, outputs, args.model_file)
+    else:  # the dataset's names; a model wider than the dataset numbers the rest
+        classes = list(ds["classes"])[:outputs]
+        classes += [str(i) for i in range(len(classes), outputs)]
     at = "" if args.precision == "fp32" else f" in {args.precision}"
     print(f"{args.model_file}{at} on {ds['name']} test ({res['num_samples']} images)")
     print(f"loss {res['loss']:.4f}  accuracy {100 * res['accuracy']:.2f}%")
     print("per-class accuracy:")
     counts = res["confusion_matrix"].sum(axis=1)
     for i, a in enumerate(res["per_class_accuracy"]):
-        label = classes[i] if i < len(classes) else str(i)
+        label = classes[i]
         text = "   n/a" if numpy.isnan(a) else f"{100 * a:6.2f}%"
         print(f"  {i:>3} {label:<12} {text}  ({counts[i]} images)")
     print("confusion matrix (rows: true class, columns: predicted class):")

@@ -536,6 +536,39 @@ def read_metadata(path: PathLike) -> dict[str, Any]:
         ) from None
 
 
+def class_names(classes: Any, outputs: int, where: str) -> list[str]:
+    """One name per model output: ``classes`` checked, or "0".."K-1" when it is None or empty.
+
+    Every front-end that labels a model's outputs (``tinyconv predict``/``evaluate``, the
+    playground) uses this, so a file whose metadata names the wrong number of classes is refused
+    the same way everywhere instead of being relabelled in one place and trusted in another.
+
+    Args:
+        classes: the names (the metadata's ``"classes"``), or None.
+        outputs: K, the model's output width.
+        where: what holds the names, for the message: a file or "Playground".
+
+    Raises:
+        TypeError: ``classes`` is not a list of strings.
+        ValueError: ``len(classes) != outputs``.
+
+    Example:
+        >>> class_names(None, 3, "m"), class_names(["cat", "dog"], 2, "m")
+        (['0', '1', '2'], ['cat', 'dog'])
+    """
+    if classes is None or (isinstance(classes, (list, tuple)) and not classes):
+        return [str(i) for i in range(outputs)]
+    if not isinstance(classes, (list, tuple)) or not all(isinstance(c, str) for c in classes):
+        raise TypeError(f"{where}: the class names must be a list of strings, got {classes!r:.80}")
+    if len(classes) != outputs:
+        shown = ", ".join(classes[:5]) + (", ..." if len(classes) > 5 else "")
+        raise ValueError(
+            f"{where}: {len(classes)} class names ({shown}) but the model has {outputs} "
+            "outputs (expected one name per output)"
+        )
+    return list(classes)
+
+
 def load(
     path: PathLike,
     custom_objects: Mapping[str, type[Module]] | None = None,

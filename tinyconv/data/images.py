@@ -16,9 +16,10 @@ from the dataset; ``recipe_for``):
 The result is float32 ``(C, H, W)`` grey levels in 0..255 (what the model sees before the
 dataset's normalisation ``(x/255 - mean) / std``, ``normalize``).
 
-``decode`` keeps an image's full range: 16-bit grey (0..65535 -> 0..255, no clipping), palette,
-alpha, CMYK and the EXIF orientation (Pillow decodes; it is needed for files only, arrays work
-without it).
+``decode`` keeps an image's full range and precision: 16-bit grey and colour (0..65535 -> 0..255
+as float32, no clipping, no dropped low byte: 16-bit RGB/RGBA/grey+alpha PNGs are read by
+``png16``, since Pillow keeps 8 bits of them), palette, alpha, CMYK and the EXIF orientation
+(Pillow decodes; it is needed for files only, arrays work without it).
 """
 
 from __future__ import annotations
@@ -118,9 +119,34 @@ def decode(source: str | os.PathLike[str] | bytes | numpy.ndarray) -> Decoded:
     try:
         with Image.open(stream) as img:
             img.load()
+            if img.format == "PNG" and img.mode in ("RGB", "RGBA", "LA"):
+                deep = _png16(source if isinstance(source, (bytes, bytearray)) else path, img, name)
+                if deep is not None:
+                    return Decoded(*deep, name)
             return _from_pil(ImageOps.exif_transpose(img), name)
     except (OSError, ValueError, Image.DecompressionBombError) as e:
         raise ValueError(f"{name}: cannot read the image ({type(e).__name__}: {e})") from e
+
+
+def _png16(source: bytes | bytearray | Path, img: Any, name: str) -> tuple[Any, Any] | None:
+    """(pixels, alpha) of a 16-bit colour PNG read in full (``png16``), else None (8-bit)."""
+    from . import png16  # noqa: PLC0415
+
+    if isinstance(source, Path):
+        with open(source, "rb") as f:
+            if not png16.is_16bit_colour(f.read(26)):
+                return None
+            f.seek(0)
+            data = f.read()
+    elif png16.is_16bit_colour(bytes(source[:26])):
+        data = bytes(source)
+    else:
+        return None
+    a = png16.orient(png16.decode(data, name), img.getexif().get(0x0112, 1))
+    x = a.astype(numpy.float32) * numpy.float32(255.0 / 65535.0)
+    C = x.shape[-1]
+    alpha = x[..., C - 1] if C in (2, 4) and int(a[..., C - 1].min()) < 65535 else None
+    return numpy.ascontiguousarray(x[..., : 3 if C >= 3 else 1]), alpha
 
 
 def _from_pil(img: Any, name: str) -> Decoded:

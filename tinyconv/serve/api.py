@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy
 
-from .. import nn
+from .. import io, nn
 from ..data import images
 from ..tensor import Tensor
 from .preprocess import ImageError, decode_payload
@@ -111,7 +111,9 @@ class Playground:
             MNIST's when the metadata names neither a recipe nor a dataset (a drawing pad).
 
     Raises:
-        ValueError: the model is not a classifier of ``input_shape`` images.
+        ValueError: the model is not a classifier of ``input_shape`` images, or ``classes``
+            does not name each of its outputs (``io.class_names``: as ``tinyconv predict``).
+        TypeError: ``classes`` is not a list of strings.
     """
 
     def __init__(
@@ -151,10 +153,8 @@ class Playground:
                 f"{type(model).__name__} gives {out} per input"
             )
         self.num_classes = int(out[0])
-        names = list(classes) if classes else [str(i) for i in range(self.num_classes)]
-        if len(names) != self.num_classes:
-            names = [str(i) for i in range(self.num_classes)]
-        self.classes = names
+        where = f"Playground({source})" if source else "Playground"
+        self.classes = io.class_names(classes, self.num_classes, where)
         self.summary = summary
         self.map_layers = [
             (name, m) for name, m in model.named_modules() if isinstance(m, MAP_LAYERS)
