@@ -48,6 +48,7 @@ from .conv_blocks import (
     _Geometry,
     _weight_grad_blocks,
 )
+from .conv_transpose_blocks import transpose_backward, transpose_forward
 from .im2col import (  # noqa: F401  (re-exported: the reference functions live there)
     Pads,
     Pair,
@@ -197,6 +198,9 @@ class ConvTranspose2d(Function):
     Every input pixel scatters its C_in values times the kernel onto an FH x FW patch of
     the output (col2im); backward gathers those patches again (im2col). 16-bit inputs are
     computed in float32 (converted per call) and the results rounded back once.
+
+    With the kernels on (NumPy float32/64), the same products and col2im/im2col run block
+    by block on all threads, col2im and im2col compiled (``conv_transpose_blocks.py``).
     """
 
     autocast_policy = LOW
@@ -223,6 +227,16 @@ class ConvTranspose2d(Function):
         out_w = conv_transpose_output_size(
             W_in, FW, stride[1], padding[1], dilation[1], output_padding[1], dim="W"
         )
+        self.compiled = _use_transpose_kernel(x, W)
+        if self.compiled:  # the same products and col2im, block by block, compiled
+            conv = ((FH, FW), stride, padding, dilation, G)
+            y = transpose_forward(x, W, b, (out_h, out_w), conv)
+            self.save_for_backward(
+                x if self.needs_input_grad[1] else None,
+                W if self.needs_input_grad[0] else None,
+                x.shape, conv,
+            )  # fmt: skip
+            return y
         x_T = x.transpose(1, 0, 2, 3).reshape(G, C_in // G, N * H * W_in)  # (G, C_in/G, N*H*W)
         W_g = W.reshape(G, C_in // G, Cg_out * FH * FW)  # (G, C_in/G, Cg_out*FH*FW)
         col_T = to_compute(W_g).transpose(0, 2, 1) @ to_compute(x_T)  # (G, Cg_out*FH*FW, N*H*W)
@@ -241,6 +255,8 @@ class ConvTranspose2d(Function):
         return y
 
     def backward(self, dout: Any) -> tuple[Any, Any, Any]:
+        if self.compiled:
+            return self._compiled_backward(dout)
         x_T, W_g, x_shape, W_shape, stride, padding, dilation, G = self.saved
         N, C_in, H, W_in = x_shape
         _, Cg_out, FH, FW = W_shape
@@ -258,6 +274,26 @@ class ConvTranspose2d(Function):
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
             db = sum32(dout, axis=(0, 2, 3))  # (C_out,)
         return dx, dW, db
+
+    def _compiled_backward(self, dout: Any) -> tuple[Any, Any, Any]:
+        x, W, x_shape, conv = self.saved
+        need = self.needs_input_grad
+        dx = dW = None
+        if need[0] or need[1]:
+            dx, dW = transpose_backward(dout, x, W, x_shape, conv, need[0], need[1])
+        db = sum32(dout, axis=(0, 2, 3)) if len(need) > 2 and need[2] else None  # (C_out,)
+        return dx, dW, db
+
+
+def _use_transpose_kernel(x: Any, W: Any) -> bool:
+    """The dispatch rule for ConvTranspose2d's compiled col2im/im2col (kernels on, NumPy
+    float32/64): measured faster than the reference on every decoder shape of the zoo
+    (bench/conv_shapes.py)."""
+    if not kernels.enabled():
+        return False
+    from ..kernels.conv_transpose import supported  # noqa: PLC0415  (numba)
+
+    return supported(x, W)
 
 
 # ------------------------------------------------------------------ validation
