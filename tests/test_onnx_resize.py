@@ -281,3 +281,23 @@ def test_what_resize_and_pad_cannot_say_stays_exact_gathers(layer, op, tmp_path)
     with tinyconv.no_grad():
         want = model(tinyconv.tensor(x)).numpy()
     np.testing.assert_allclose(sess.run(None, {"input": x})[0], want, rtol=1e-5, atol=1e-6)
+
+
+def test_cli_export_dynamic_size_runs_a_fully_convolutional_model_at_another_size(tmp_path, capsys):
+    from tinyconv.cli import main
+
+    model = nn.Sequential(
+        nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.Upsample(scale_factor=2, mode="bilinear")
+    ).eval()
+    src, out = tmp_path / "fcn.safetensors", tmp_path / "fcn.onnx"
+    tinyconv.save(model, src, metadata={"input_shape": [1, 16, 16]})
+    assert main(["export", str(src), "-o", str(out), "--dynamic-size"]) == 0
+    assert "input (N, 1, 16, 16), H and W symbolic" in capsys.readouterr().out
+    dims = onnx.load(str(out)).graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_param or d.dim_value for d in dims] == ["N", 1, "H", "W"]
+    x = np.random.default_rng(0).standard_normal((2, 1, 10, 24)).astype(np.float32)
+    with tinyconv.no_grad():
+        want = model(tinyconv.tensor(x)).numpy()
+    got = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"input": x})
+    assert got[0].shape == (2, 3, 20, 48)
+    np.testing.assert_allclose(got[0], want, rtol=1e-5, atol=1e-5)
