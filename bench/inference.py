@@ -14,6 +14,9 @@ without autograd (``tinyconv.no_grad`` / ``torch.inference_mode``):
 * onnxruntime: that PyTorch model exported by ``torch.onnx.export`` (TorchScript exporter,
   ``dynamo=False``, opset 17, the benchmark's fixed shape) into a temporary directory, run by
   the CPU provider with all graph optimisations.
+* ort (tinyconv.onnx): the tinyconv model itself exported by ``tinyconv.onnx.export``
+  (opset 17, dynamic batch), run by onnxruntime with the same session options; its output is
+  also compared with tinyconv's own (NumPy path), which it must equal within 1e-4 relative.
 
 ``--threads`` sets PyTorch's threads, onnxruntime's intra-op threads, tinyconv's, Numba's and
 NumPy's BLAS threads alike. Reported: the median time per batch in alternating rounds
@@ -50,6 +53,7 @@ from common import (  # noqa: E402  (common sets the thread environment before N
 import numpy as np  # noqa: E402
 
 ORT = "onnxruntime"
+ORT_TC = "ort (tinyconv.onnx)"  # onnxruntime on the file tinyconv.onnx.export wrote
 DEFAULT_MODELS = "simple_convnet:100,deep_convnet:100,resnet18:8"
 
 
@@ -93,6 +97,21 @@ def torch_model_for(model: object, name: str) -> tuple[object, str]:
         return twin, source
 
 
+def ort_tinyconv_session(model: object, threads: int, workdir: str) -> object:
+    """onnxruntime running ``model`` as ``tinyconv.onnx.export`` writes it (input "input")."""
+    import onnxruntime as ort
+
+    from tinyconv.onnx import export
+
+    path = export(model, os.path.join(workdir, f"tinyconv{len(os.listdir(workdir))}.onnx"))
+    so = ort.SessionOptions()
+    so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.log_severity_level = 3  # BatchNorm's num_batches_tracked initializers are unused: no news
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
 def bench_model(
     name: str, batch: int, paths: list[str], args: argparse.Namespace, workdir: str
 ) -> dict[str, object]:
@@ -122,9 +141,17 @@ def bench_model(
     if not args.no_onnxruntime:
         session = ort_session(twin, x, args.threads, workdir)
         fns[ORT] = lambda: session.run(None, {"x": x})[0]
+        tc_session = ort_tinyconv_session(model, args.threads, workdir)
+        fns[ORT_TC] = lambda: tc_session.run(None, {"input": x})[0]
     ref = run_torch()
     scale = float(np.abs(ref).max()) + 1e-30
     err = {k: float(np.abs(np.asarray(f()) - ref).max()) / scale for k, f in fns.items()}
+    if ORT_TC in fns:  # the exported file against tinyconv itself
+        mine = under_kernels("numpy", run_tc)()
+        gap = float(np.abs(fns[ORT_TC]() - mine).max()) / (float(np.abs(mine).max()) + 1e-30)
+        if gap > 1e-4:
+            raise SystemExit(f"{name}: onnxruntime on tinyconv.onnx.export differs by {gap:.1e}")
+        err["ort (tinyconv.onnx) vs tinyconv (numpy)"] = gap
     t = alternate(fns, args.steps, args.warmup, round_steps=3)
     return {
         "name": f"{name} {'x'.join(map(str, model.input_shape))}",
@@ -148,7 +175,8 @@ def main() -> None:
     args = ap.parse_args()
     set_threads(args.threads)
     paths = kernel_paths(args.kernels)
-    systems = [system_name(p) for p in paths] + [TORCH] + ([] if args.no_onnxruntime else [ORT])
+    systems = [system_name(p) for p in paths] + [TORCH]
+    systems += [] if args.no_onnxruntime else [ORT, ORT_TC]
     print(machine_line(args.threads))
     print(
         f"dtype: float32 | eval mode, no autograd | median of {args.steps} batches per system "

@@ -114,7 +114,7 @@ for i in $(seq 1 "$RUNS"); do
     fi
     if [ "$verdict" = passed ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
     say "== run $i/$RUNS: CI=true $PYTEST_CMD: $verdict in ${took} s ($((took / 60)) min $((took % 60)) s)"
-    say "   $(grep -E '^(=+ )?[0-9]+ (passed|failed)' "$W/logs/run-$i.log" | tail -n 1 | tr -d '=' | sed 's/^ *//')"
+    say "   $(grep -E '^(=+ )?[0-9]+ (passed|failed|errors?|skipped)' "$W/logs/run-$i.log" | tail -n 1 | tr -d '=' | sed 's/^ *//')"
     say "   load before $load_before, after $load_after"
     grep -E '^(FAILED|ERROR) ' "$W/logs/run-$i.log" | head -n 20 | sed 's/^/   /' | tee -a "$SUMMARY" || true
 done

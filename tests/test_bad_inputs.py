@@ -201,6 +201,27 @@ def test_evaluate_and_serve_refuse_3_class_names_for_10_outputs_as_predict(ten_c
     assert_one_line_error(code, err, *words)
 
 
+def test_training_a_10_output_file_further_on_3_classes_is_refused_up_front(
+    tmp_path, capsys, monkeypatch
+):
+    """Else the run would end writing a file that names 3 classes for 10 outputs."""
+    from PIL import Image
+
+    for c in range(3):
+        (tmp_path / "digits" / f"digit{c}").mkdir(parents=True)
+        for k in range(4):
+            Image.fromarray(np.full((28, 28), 40 * k + c, np.uint8)).save(
+                tmp_path / "digits" / f"digit{c}" / f"{k}.png"
+            )
+    tinyconv.save(models.get("simple_convnet"), tmp_path / "ten.safetensors",
+                  metadata={"input_shape": [1, 28, 28]})  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    argv = ["train", "--model", "ten.safetensors", "--data", "digits", "--epochs", "1", "--quiet"]
+    code, _, err = run_main([*argv, "--out", "run"], capsys)
+    assert_one_line_error(code, err, "ten.safetensors has 10 outputs but digits has 3 classes")
+    assert not (tmp_path / "run" / "model.safetensors").exists()
+
+
 def test_the_playground_refuses_class_names_that_do_not_name_each_output(ten_class_file):
     from tinyconv.serve import Playground, load_playground
 

@@ -493,6 +493,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     manual_seed(seed)
     if settings["model"].endswith(".safetensors"):  # a saved architecture and its start weights
         model, _ = _load_model(settings["model"])
+        _check_outputs(model, (C, H, W), settings["model"], ds)
     else:
         model = _build_model(
             settings["model"], num_classes=len(ds["classes"]), in_channels=C, input_size=H
@@ -611,6 +612,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     if live:
         live.finish(model_path)  # serves the saved model until Ctrl-C
     return 0
+
+
+def _check_outputs(model: Any, shape: tuple[int, ...], path: str, ds: dict[str, Any]) -> None:
+    """A saved model trained further must have one output per class of the new data."""
+    rows = model.summary(tuple(int(s) for s in shape)).rows
+    out = tuple(rows[-1].output_shape) if rows else ()
+    if len(out) == 1 and int(out[0]) != len(ds["classes"]):
+        raise UserError(
+            f"{path} has {out[0]} outputs but {ds['name']} has {len(ds['classes'])} classes "
+            "(start from a model name, e.g. --model simple_convnet, or from a file with as "
+            "many outputs)"
+        )
 
 
 # --------------------------------------------------------------------------- evaluate

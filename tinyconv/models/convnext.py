@@ -28,7 +28,6 @@ from ..nn.linear import check_positive_int
 from ..nn.module import Parameter
 from ..tensor import Tensor
 from ._base import register_model
-from ._interim_layers import StochasticDepth
 
 # (channels, blocks) per stage for ConvNeXt-T, the paper's section 2.
 TINY_STAGES = ((96, 3), (192, 3), (384, 9), (768, 3))
@@ -75,7 +74,7 @@ class CNBlock(nn.Module):
             Permute((0, 3, 1, 2)),  # back to (N, C, H, W)
         )
         self.layer_scale = Parameter(numpy.full((dim, 1, 1), layer_scale, dtype=numpy.float32))
-        self.stochastic_depth = StochasticDepth(stochastic_depth_prob, "row")
+        self.stochastic_depth = nn.StochasticDepth(stochastic_depth_prob, "row")
 
     def forward(self, x: Tensor) -> Tensor:
         return x + self.stochastic_depth(self.layer_scale * self.block(x))

@@ -25,7 +25,6 @@ from .. import nn
 from ..nn.linear import check_positive_int
 from ..tensor import Tensor
 from ._base import register_model
-from ._interim_layers import StochasticDepth
 from .mobile_blocks import Conv2dNormActivation, SqueezeExcitation, init_mobile_, make_divisible
 
 # (expand ratio, kernel, first stride, output channels, repeats), the paper's table 1.
@@ -80,7 +79,7 @@ class MBConv(nn.Module):
             Conv2dNormActivation(expanded, out_channels, 1, activation=None),
         ]
         self.block = nn.Sequential(*layers)
-        self.stochastic_depth = StochasticDepth(stochastic_depth_prob, "row")
+        self.stochastic_depth = nn.StochasticDepth(stochastic_depth_prob, "row")
         self.out_channels = out_channels
 
     def forward(self, x: Tensor) -> Tensor:

@@ -15,14 +15,13 @@ from typing import Any
 from .. import nn
 from ..nn.module import Module
 from ..tensor import Tensor
-from ._interim_layers import Hardsigmoid, Hardswish, ReLU6, SiLU
 
 ACTIVATIONS: dict[str, type[Module]] = {
     "relu": nn.ReLU,
-    "relu6": ReLU6,
-    "hardswish": Hardswish,
-    "hardsigmoid": Hardsigmoid,
-    "silu": SiLU,
+    "relu6": nn.ReLU6,
+    "hardswish": nn.Hardswish,
+    "hardsigmoid": nn.Hardsigmoid,
+    "silu": nn.SiLU,
     "sigmoid": nn.Sigmoid,
 }
 

@@ -99,6 +99,9 @@ class Conv2d(Function):
         if _use_depthwise_kernel(x, W, groups):
             return self._depthwise_forward(x, W, b, stride, pads, dilation)
         self.depthwise = False
+        self.direct = _use_direct_kernel(x, W, stride, pads, dilation, groups)
+        if self.direct:
+            return self._direct_forward(x, W, b, pads, dilation)
         xp = get_array_module(x)
         g = _Geometry(x.shape, W.shape, stride, pads, dilation, groups, xp, x.dtype)
         col_W = to_compute(W).reshape(g.G, g.FN // g.G, g.Kg)  # (G, FN/G, Cg*FH*FW): filter rows
@@ -111,6 +114,8 @@ class Conv2d(Function):
     def backward(self, dout: Any) -> tuple[Any, Any, Any]:
         if self.depthwise:
             return self._depthwise_backward(dout)
+        if self.direct:
+            return self._direct_backward(dout)
         x, W, g = self.saved
         xp = get_array_module(dout)
         G, FN, FH, FW, (DH, DW) = g.G, g.FN, g.FH, g.FW, g.dilation
@@ -176,6 +181,43 @@ class Conv2d(Function):
         if self.needs_input_grad[0]:
             dx = depthwise_data_grad(dout, W, x_shape, stride, pads, dilation)
         return dx, dW, db
+
+    # the compiled stride-1 kernels (kernels/conv3x3.py: direct products, no im2col)
+    def _direct_forward(self, x: Any, W: Any, b: Any, pads: Pads, dilation: Pair) -> Any:
+        from ..kernels.conv3x3 import conv_forward  # noqa: PLC0415  (numba)
+
+        y, xs = conv_forward(x, W, b, pads, dilation)  # xs: x on the kernels' grid
+        self.save_for_backward(
+            xs if self.needs_input_grad[1] else None,
+            W if self.needs_input_grad[0] else None,
+            (x.shape, W.shape, pads, dilation),
+        )
+        return y
+
+    def _direct_backward(self, dout: Any) -> tuple[Any, Any, Any]:
+        from ..kernels.conv3x3 import conv_data_grad, conv_weight_grad  # noqa: PLC0415
+
+        xs, W, (x_shape, W_shape, pads, dilation) = self.saved
+        dx = dW = db = None
+        if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
+            db = sum32(dout, axis=(0, 2, 3))  # (FN,)
+        if self.needs_input_grad[1]:
+            dW = conv_weight_grad(xs, x_shape, dout, W_shape, pads, dilation)
+        if self.needs_input_grad[0]:
+            dx = conv_data_grad(dout, W, pads, dilation)
+        return dx, dW, db
+
+
+def _use_direct_kernel(
+    x: Any, W: Any, stride: Pair, pads: Pads, dilation: Pair, groups: int
+) -> bool:
+    """The dispatch rule for the compiled stride-1 kernels (``kernels/conv3x3.supported``:
+    float32 NumPy, 3x3, 16-64 channels, measured faster than the reference there)."""
+    if not kernels.enabled() or groups != 1 or stride != (1, 1):
+        return False
+    from ..kernels.conv3x3 import supported  # noqa: PLC0415  (numba)
+
+    return supported(x, W, stride, pads, dilation, groups)
 
 
 def _use_depthwise_kernel(x: Any, W: Any, groups: int) -> bool:

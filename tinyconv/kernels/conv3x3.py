@@ -1,0 +1,250 @@
+"""Stride-1 convolution (groups = 1), compiled: direct products on a "gap grid", no im2col.
+
+The reference is ``Conv2d`` in ``tinyconv/ops/conv.py`` (im2col + one matrix product). Here
+no patch matrix is built. The input is copied once into a layout in which every kernel tap
+of every output is a *contiguous* run of memory, and register-tiled micro-kernels
+(``conv_tiles.py``, generated) multiply straight from it.
+
+The gap grid. All images of one channel are laid end to end, row after row, with Zc zero
+columns after every row and Zr zero rows after every image::
+
+    xs[c*T + lead + (n*Hs + r)*Ws + s] = x[n, c, r, s]      Hs = H + Zr,  Ws = W + Zc
+    (every other element of xs is 0;  lead = pt*Ws + pl)
+
+A zero column closes a row on the right and opens the next one on the left, a zero row ends
+one image and begins the next, so the gaps are the padding, shared by neighbours:
+Zc = max(pl, pr) columns suffice (Zr likewise). Number the outputs on the same grid,
+q = (n*Hs + h)*Ws + w; then tap (i, j) of output q reads
+
+    xs[c*T + q + i*DH*Ws + j*DW]       (the same offset for every output: offs[c, i, j])
+
+so a tile of 16 consecutive outputs needs, per tap, 16 consecutive floats: two AVX loads,
+multiplied by 4 filters' weights (8 accumulators of 8 lanes stay in registers; dW: 5 taps x
+16 filters per tile, the filters' lanes contiguous in dy transposed to (q, f)).
+Grid outputs with h >= out_h or w >= out_w (they straddle a gap) are junk: computed, then
+never read (forward), or given a zero gradient (dW). For DeepConvNet's maps the junk is
+7-21 % of the grid, against a 9x larger im2col copy and BLAS's packing of it.
+
+* forward: y[n, f, h, w] = b[f] + sum_k W[f, k] * xs[q + offs[k]], k = (c, i, j).
+* dx: the convolution of dy (padded by d*(F - 1) - P) with the filters flipped in H and W
+  and their channels swapped: the same kernel (needs P <= d*(F - 1)).
+* dW[f, k] = sum_q dy_grid[f, q] * xs[q + offs[k]], dy_grid = dy on the grid, zero at junk.
+
+Every output is one fixed sum (over k, in order; dW: fixed blocks of the grid, added in block
+order), so results do not depend on the thread count. Products contract to FMAs: results
+equal the reference to float32 rounding (rel ~1e-6), not bit for bit.
+
+Measured (AMD EPYC AVX2, 1 thread, batch 100, DeepConvNet's layers): see
+``bench/conv3x3.py`` and the dispatch rule in ``supported``.
+
+Arrays: float32 only (the reference serves the rest); x and dy any strides.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._jit import njit, prange
+
+# conv_tiles compiles its kernels when imported (seconds the first time, then cached): it is
+# imported by the functions that need it, not by ``supported``
+L = 16  # = conv_tiles.L, grid positions per tile (tests/test_kernels_conv3x3.py checks it)
+
+QB = 1024  # grid positions per weight-gradient block (fixed: results free of the thread count)
+
+Pair = tuple[int, int]
+Pads = tuple[int, int, int, int]
+
+
+class Grid:
+    """The gap grid of one convolution: sizes, tap offsets (see the module docstring)."""
+
+    def __init__(self, x_shape: tuple[int, ...], FH: int, FW: int, pads: Pads, dilation: Pair):
+        N, C, H, W = x_shape
+        pt, pb, pl, pr = pads
+        DH, DW = dilation
+        self.N, self.C, self.H, self.W = N, C, H, W
+        self.out_h = H + pt + pb - DH * (FH - 1)
+        self.out_w = W + pl + pr - DW * (FW - 1)
+        # zero rows/columns: the padding of both neighbours, and room for out_h grid rows
+        self.Zr = max(pt, pb, pt + pb - DH * (FH - 1), 0)
+        self.Zc = max(pl, pr, pl + pr - DW * (FW - 1), 0)
+        self.Hs, self.Ws = H + self.Zr, W + self.Zc
+        self.lead = pt * self.Ws + pl
+        self.Q = N * self.Hs * self.Ws
+        self.Qp = -(-self.Q // L) * L  # whole tiles
+        reach = DH * (FH - 1) * self.Ws + DW * (FW - 1)  # the farthest tap of an output
+        # per channel; T*4 bytes is kept 5 cache lines off a multiple of 4 KiB, else the
+        # channels of one tile land in the same L1 sets (measured: 64-channel layers 2x slower)
+        self.T = -(-max(self.Qp + reach, self.lead + self.Q) // 1024) * 1024 + 80
+        taps = (np.arange(FH)[:, None] * DH * self.Ws + np.arange(FW)[None, :] * DW).ravel()
+        offs = np.arange(C)[:, None] * self.T + taps[None, :]
+        self.offs = offs.ravel().astype(np.uint64)  # (C*FH*FW,), k = (c, i, j)
+
+    def pack(self, x: Any) -> Any:
+        """x (N, C, H, W) -> xs (C*T,) float32 on the gap grid."""
+        xs = np.empty(self.C * self.T, np.float32)
+        _pack(np.ascontiguousarray(x), xs, self.T, self.lead, self.Hs, self.Ws)
+        return xs
+
+
+@njit(parallel=True)
+def _pack(x: Any, xs: Any, T: int, lead: int, Hs: int, Ws: int) -> None:
+    """xs[c*T + lead + (n*Hs + r)*Ws + s] = x[n, c, r, s], zero everywhere else.
+
+    x C-contiguous. Indices are unsigned (no negative-index fix-up) so the row copies
+    vectorise."""
+    N, C, H, W = x.shape
+    xf = x.reshape(-1)
+    u = np.uint64
+    for c in prange(C):
+        base = u(c * T)
+        for p in range(lead):
+            xs[base + u(p)] = 0
+        for n in range(N):
+            for r in range(H):
+                row = base + u(lead + (n * Hs + r) * Ws)
+                src = u(((n * C + c) * H + r) * W)
+                for s in range(W):
+                    xs[row + u(s)] = xf[src + u(s)]
+                for s in range(W, Ws):
+                    xs[row + u(s)] = 0
+            row = base + u(lead + (n * Hs + H) * Ws)
+            for p in range((Hs - H) * Ws):
+                xs[row + u(p)] = 0
+        for p in range(lead + N * Hs * Ws, T):
+            xs[base + u(p)] = 0
+
+
+@njit(parallel=True)
+def _unpack(out: Any, Qp: int, b: Any, y: Any, Hs: int, Ws: int) -> None:
+    """y[n, f, h, w] = out[f*Qp + (n*Hs + h)*Ws + w] + b[f]: the valid grid outputs."""
+    N, F, oh, ow = y.shape
+    yf = y.reshape(-1)
+    u = np.uint64
+    for t in prange(N * F):
+        n = t // F
+        f = t - n * F
+        bias = b[f]
+        for h in range(oh):
+            src = u(f * Qp + (n * Hs + h) * Ws)
+            dst = u((t * oh + h) * ow)
+            for w in range(ow):
+                yf[dst + u(w)] = out[src + u(w)] + bias
+
+
+def _tile_weights(Wk: Any, OB: int) -> tuple[Any, int]:
+    """W (FN, K) -> wt with wt[(ob*K + k)*OB + o] = W[ob*OB + o, k] (FN padded with zeros)."""
+    FN, K = Wk.shape
+    nob = -(-FN // OB)
+    wt = np.zeros((nob * OB, K), np.float32)
+    wt[:FN] = Wk
+    wt = np.ascontiguousarray(wt.reshape(nob, OB, K).transpose(0, 2, 1)).ravel()
+    return wt, nob
+
+
+def supported(x: Any, W: Any, stride: Pair, pads: Pads, dilation: Pair, groups: int) -> bool:
+    """Whether these kernels compute this convolution, and are measured to win.
+
+    float32 NumPy arrays, stride 1, one group, padding no larger than d*(F - 1) (so that dx
+    is the flipped convolution), and the measured rule: 3x3 kernels with 16 to 64 input
+    channels and at most 64 filters. Measured there (1 thread, batch 100, forward + dx + dW):
+    16->16 @28: 30 ms vs the reference's 45; 32->32 @14 (P=2): 29 vs 45; 64->64 @8: 36 vs 54.
+    A one-channel first layer loses (dW 2.9 ms vs 1.8: K = 9 taps is too short a loop) and
+    keeps the reference; more channels are untested (a tile's reads leave L1 past ~64).
+    """
+    if type(x) is not np.ndarray or x.dtype != np.float32 or W.dtype != np.float32:
+        return False
+    FN, Cg, FH, FW = W.shape
+    DH, DW = dilation
+    pt, pb, pl, pr = pads
+    return (
+        stride == (1, 1)
+        and groups == 1
+        and (FH, FW) == (3, 3)
+        and max(pt, pb) <= DH * (FH - 1)
+        and max(pl, pr) <= DW * (FW - 1)
+        and 16 <= Cg <= 64
+        and FN <= 64
+    )
+
+
+def conv_forward(x: Any, W: Any, b: Any, pads: Pads, dilation: Pair) -> tuple[Any, Any]:
+    """y (N, FN, out_h, out_w) float32 C-contiguous = conv2d(x, W, b) at stride 1, and xs,
+    x on the gap grid (what ``conv_weight_grad`` reads: keep it instead of x)."""
+    FN, C, FH, FW = W.shape
+    g = Grid(x.shape, FH, FW, pads, dilation)
+    xs = g.pack(x)
+    from . import conv_tiles  # noqa: PLC0415  (compiles on first use)
+
+    wt, nob = _tile_weights(np.asarray(W, np.float32).reshape(FN, -1), conv_tiles.OB)
+    out = np.empty(nob * conv_tiles.OB * g.Qp, np.float32)
+    conv_tiles.tile_products(xs, wt, g.offs, out, nob, g.Qp)
+    y = np.empty((g.N, FN, g.out_h, g.out_w), np.float32)
+    bias = np.zeros(FN, np.float32) if b is None else np.asarray(b, np.float32)
+    _unpack(out, g.Qp, bias, y, g.Hs, g.Ws)
+    return y, xs
+
+
+def conv_data_grad(dy: Any, W: Any, pads: Pads, dilation: Pair) -> Any:
+    """dx (N, C, H, W) of the stride-1 convolution: dy convolved with the flipped filters."""
+    FN, C, FH, FW = W.shape
+    DH, DW = dilation
+    pt, pb, pl, pr = pads
+    qh, qw = DH * (FH - 1), DW * (FW - 1)
+    flip_pads = (qh - pt, qh - pb, qw - pl, qw - pr)
+    W_flip = np.ascontiguousarray(W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))  # (C, FN, FH, FW)
+    return conv_forward(dy, W_flip, None, flip_pads, dilation)[0]
+
+
+def conv_weight_grad(
+    xs: Any,
+    x_shape: tuple[int, ...],
+    dy: Any,
+    W_shape: tuple[int, ...],
+    pads: Pads,
+    dilation: Pair,
+) -> Any:
+    """dW (FN, C, FH, FW) float32 = sum over the batch of dy[n, f] ⋆ x_pad[n, c], from xs
+    (x on the gap grid, as ``conv_forward`` returns it)."""
+    from .conv_tiles import LT, TT, tile_weight_grad  # noqa: PLC0415  (compiles on first use)
+
+    FN, C, FH, FW = W_shape
+    g = Grid(x_shape, FH, FW, pads, dilation)
+    K = C * FH * FW
+    Kp = -(-K // TT) * TT  # taps in whole tiles: the extra ones read offset 0, dropped
+    offs = np.zeros(Kp, np.uint64)
+    offs[:K] = g.offs
+    FNp = -(-FN // LT) * LT
+    dyt = np.empty(g.Qp * FNp, np.float32)
+    _pack_transposed(
+        np.ascontiguousarray(dy), dyt, FNp, g.Hs, g.Ws
+    )  # dyt[q*FNp + f] = dy on the grid, 0 at junk
+    nblocks = -(-g.Qp // QB)
+    part = np.empty(nblocks * Kp * FNp, np.float32)
+    tile_weight_grad(xs, dyt, offs, part, FNp, QB)
+    dW_T = part.reshape(nblocks, Kp, FNp).sum(axis=0)  # blocks added in order
+    return np.ascontiguousarray(dW_T[:K, :FN].T).reshape(W_shape)
+
+
+@njit(parallel=True)
+def _pack_transposed(dy: Any, dyt: Any, FNp: int, Hs: int, Ws: int) -> None:
+    """dyt[((n*Hs + h)*Ws + w)*FNp + f] = dy[n, f, h, w]; 0 at junk, padded filters, tail."""
+    N, FN, oh, ow = dy.shape
+    Qp = dyt.shape[0] // FNp
+    df = dy.reshape(-1)
+    u = np.uint64
+    for n in prange(N):
+        img = u(n * Hs * Ws * FNp)
+        for p in range(Hs * Ws * FNp):
+            dyt[img + u(p)] = 0
+        for f in range(FN):
+            for h in range(oh):
+                src = u(((n * FN + f) * oh + h) * ow)
+                dst = img + u(h * Ws * FNp + f)
+                for w in range(ow):
+                    dyt[dst + u(w * FNp)] = df[src + u(w)]
+    for p in range(N * Hs * Ws * FNp, Qp * FNp):
+        dyt[p] = 0
