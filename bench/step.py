@@ -11,7 +11,10 @@ threads alike (threadpoolctl, or the environment before NumPy is imported). The 
 in alternating rounds of 5 steps (``common.alternate``), medians reported, each on its own
 copy of the model (same initial weights). The ratio is PyTorch's time / the system's time:
 > 1 means faster than PyTorch. On a shared machine look at the load lines printed before
-and after, and repeat the run.
+and after, and repeat the run. The last table gives the process's CPU time per step (all
+threads; its ratio is PyTorch's CPU time / the system's): the cost in core time, which other
+jobs on the machine move much less than the wall clock (a thread that spins waiting for a
+descheduled peer shows up there too).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Callable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -84,7 +88,8 @@ def training_step_bench(
 
     losses[TORCH] = step_torch()
     fns[TORCH] = step_torch
-    t = alternate(fns, steps, warmup)
+    cpu: dict[str, list[float]] = {k: [] for k in fns}
+    t = alternate({k: with_cpu_time(f, cpu[k]) for k, f in fns.items()}, steps, warmup)
     from tinyconv import nn
 
     return {
@@ -92,8 +97,23 @@ def training_step_bench(
         "name": f"{name} train step",
         "batch": batch,
         **timings(t),
+        # the process's CPU time per step (all threads), median of the timed steps: what a
+        # step costs in core time, much less moved by other jobs than the wall clock
+        "cpu_ms": {k: 1000 * float(np.median(v[warmup:])) for k, v in cpu.items()},
         "losses": losses,
     }
+
+
+def with_cpu_time(fn: Callable[[], object], out: list[float]) -> Callable[[], object]:
+    """``fn``, appending the process CPU time (all threads) of each call to ``out``."""
+
+    def run() -> object:
+        t0 = time.process_time()
+        r = fn()
+        out.append(time.process_time() - t0)
+        return r
+
+    return run
 
 
 CONV_SHAPES = [
@@ -183,6 +203,7 @@ def main() -> None:
         print(f"  {name}: first-step loss {first}{note}", flush=True)
     print_table("training step (fwd+loss+bwd+Adam)", rows, systems)
     print_table("the same, fastest step (min)", rows, systems, key="ms_min")
+    print_table("the same, CPU time (median)", rows, systems, key="cpu_ms")
     if not args.no_layers:
         print_table("conv2d fwd+bwd", conv_bench(paths, max(5, args.steps // 3), 2), systems)
     print(f"\nafter: {load_line()}")

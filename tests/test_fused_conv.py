@@ -41,14 +41,20 @@ def arrays(case: tuple, dtype: type, seed: int = 0) -> list[np.ndarray]:
 
 def run(kernels: str, case: tuple, data: list[np.ndarray], dy: np.ndarray) -> list[np.ndarray]:
     """Output and the gradients of x, W, b for one kernel path."""
-    _, _, padding, pool = case
     with K.using(kernels):
-        x, w, b = (tinyconv.tensor(a.copy(), requires_grad=True) for a in data)
-        y = conv2d_relu_max_pool2d(x, w, b, padding=padding, pool=pool)
-        fused = isinstance(y._ctx, ConvReluMaxPool)
-        (y * tinyconv.tensor(dy)).sum().backward()
+        out, fused = run_active(case, data, dy)
     assert fused == (kernels == "numba")  # the fused op ran exactly when asked for
-    return [y.numpy(), x.grad.numpy(), w.grad.numpy(), b.grad.numpy()]
+    return out
+
+
+def run_active(case: tuple, data: list[np.ndarray], dy: np.ndarray) -> tuple[list, bool]:
+    """``run`` on the kernel path already active; and whether the fused op ran."""
+    _, _, padding, pool = case
+    x, w, b = (tinyconv.tensor(a.copy(), requires_grad=True) for a in data)
+    y = conv2d_relu_max_pool2d(x, w, b, padding=padding, pool=pool)
+    fused = isinstance(y._ctx, ConvReluMaxPool)
+    (y * tinyconv.tensor(dy)).sum().backward()
+    return [y.numpy(), x.grad.numpy(), w.grad.numpy(), b.grad.numpy()], fused
 
 
 def rel(a: np.ndarray, b: np.ndarray) -> float:
@@ -82,19 +88,46 @@ def test_fused_gradients_by_finite_differences() -> None:
         gradcheck(lambda x, w, b: conv2d_relu_max_pool2d(x, w, b, padding=(1, 2)), data)
 
 
-def test_fused_result_does_not_depend_on_the_thread_count() -> None:
-    data = arrays(CASES[0], np.float32, seed=3)
-    dy = np.random.default_rng(4).standard_normal((4, 30, 12, 12)).astype(np.float32)
-    before = numba.get_num_threads()
+@pytest.mark.parametrize("case", [CASES[0], CASES[1]], ids=["simple", "rect-pad"])
+def test_fused_result_does_not_depend_on_the_thread_count(case: tuple) -> None:
+    """The kernels run as image blocks on tinyconv's threads (ops.parallel): 1 or 2 threads,
+    and Numba's own thread count, leave every output bit equal."""
+    from tinyconv.ops.parallel import get_num_threads, set_num_threads
+
+    data = arrays(case, np.float32, seed=3)
+    with K.using("numpy"):
+        shape = conv2d_relu_max_pool2d(*(tinyconv.tensor(a) for a in data), case[2], case[3]).shape
+    dy = np.random.default_rng(4).standard_normal(shape).astype(np.float32)
+    before, before_numba = get_num_threads(), numba.get_num_threads()
+    results = []
     try:
-        numba.set_num_threads(1)
-        one = run("numba", CASES[0], data, dy)
-        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-        many = run("numba", CASES[0], data, dy)
+        for threads, numba_threads in [(1, 1), (2, numba.config.NUMBA_NUM_THREADS), (3, 1)]:
+            set_num_threads(threads)
+            numba.set_num_threads(numba_threads)
+            results.append(run("numba", case, data, dy))
     finally:
-        numba.set_num_threads(before)
-    for a, b in zip(one, many, strict=True):
-        np.testing.assert_array_equal(a, b)
+        set_num_threads(before)
+        numba.set_num_threads(before_numba)
+    for other in results[1:]:
+        for a, b in zip(results[0], other, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_fused_kernels_run_from_several_python_threads_at_once() -> None:
+    """Two threads (an HTTP server's, say) calling the fused op together: each gets its own
+    result. (A Numba ``parallel=True`` kernel on the workqueue layer aborts the process
+    when entered from two threads at once; these kernels are serial blocks.)"""
+    from concurrent.futures import ThreadPoolExecutor
+
+    data = arrays(CASES[0], np.float32, seed=8)
+    dy = np.random.default_rng(9).standard_normal((4, 30, 12, 12)).astype(np.float32)
+    alone = run("numba", CASES[0], data, dy)
+    with K.using("numba"), ThreadPoolExecutor(4) as pool:  # switched here, not per thread
+        together = list(pool.map(lambda _: run_active(CASES[0], data, dy), range(8)))
+    for r, fused in together:
+        assert fused
+        for a, b in zip(alone, r, strict=True):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_no_dx_when_the_input_needs_none() -> None:

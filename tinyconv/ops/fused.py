@@ -8,9 +8,10 @@ For a small first layer (SimpleConvNet's 1 -> 30 filters of 5x5, then a 2x2 pool
 that composition's time is memory passes: the im2col copy, the (N, FN, 24, 24) convolution
 output, the ReLU output and its mask, the pool's four strided reads, and as many again in
 backward. With the compiled kernels enabled, ``ConvReluMaxPool`` computes the same values
-in one parallel pass that keeps only the pooled output and its argmax (int8), and its
-backward in one pass that scatters each pooled gradient through the argmax and the ReLU
-mask straight into dW, db and (when x needs it) dx (``tinyconv/kernels/fused_conv.py``).
+in one pass (image blocks on tinyconv's threads) that keeps only the pooled output and its
+argmax (int8), and its backward in one pass that scatters each pooled gradient through the
+argmax and the ReLU mask straight into dW, db and (when x needs it) dx
+(``tinyconv/kernels/fused_conv.py``).
 Every other case (the kernels off, CuPy, 16-bit floats, a stride, dilation, groups, an
 overlapping or padded pool, many input channels, autocast) runs the composition itself.
 
@@ -29,6 +30,7 @@ from ..cast_policy import is_autocast_enabled
 from ..tensor import Function, Tensor
 from .activation import relu
 from .conv import conv2d
+from .parallel import run_blocks
 from .pool import max_pool2d
 
 Pair = tuple[int, int]
@@ -55,7 +57,7 @@ class ConvReluMaxPool(Function):
         x_pad = np.ascontiguousarray(x_pad)
         W = np.ascontiguousarray(W)
         b = np.zeros(W.shape[0], W.dtype) if b is None else np.ascontiguousarray(b)
-        y, arg = fused_conv.forward(x_pad, W, b, pool)
+        y, arg = fused_conv.forward(x_pad, W, b, pool, run_blocks)
         self.save_for_backward(x_pad, W, y, arg, padding, pool)
         return y
 
@@ -64,7 +66,7 @@ class ConvReluMaxPool(Function):
 
         x_pad, W, y, arg, (ph, pw), pool = self.saved
         want_dx = self.needs_input_grad[0]
-        dx, dW, db = fused_conv.backward(x_pad, W, y, arg, dout, pool, want_dx)
+        dx, dW, db = fused_conv.backward(x_pad, W, y, arg, dout, pool, want_dx, run_blocks)
         if dx is not None and (ph or pw):
             dx = dx[:, :, ph : dx.shape[2] - ph, pw : dx.shape[3] - pw]
         return (
