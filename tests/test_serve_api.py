@@ -561,3 +561,26 @@ def test_predictions_with_every_feature_map_on_one_keep_alive_connection(server)
         conn.close()
     assert all(a["probabilities"] == answers[0]["probabilities"] for a in answers)  # each time
     assert all(a["time_ms"] > 0 for a in answers)
+
+
+def test_a_ctrl_c_dropped_inside_a_c_callback_still_stops_fit_at_the_next_batch():
+    """llvmlite's compile-cache hook is a ctypes callback: a KeyboardInterrupt raised in it is
+    dropped ("Exception ignored"). The handler remembers it and LiveTraining raises it again."""
+    import ctypes
+
+    from tinyconv.serve import interrupt
+    from tinyconv.serve.events import LiveTraining
+
+    interrupt.clear()
+    interrupt.quiet_dropped_interrupts()
+    callback = ctypes.CFUNCTYPE(None)(lambda: interrupt.handle_sigint(signal.SIGINT, None))
+    callback()  # the KeyboardInterrupt is dropped here, silently
+    assert interrupt.pending()
+    live = LiveTraining(EventHub())
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            live.on_batch_end(0, {"loss": 1.0, "batch_size": 1, "epoch": 1})
+    finally:
+        interrupt.clear()
+    live.on_batch_end(0, {"loss": 1.0, "batch_size": 1, "epoch": 1})  # nothing pending: goes on
+    assert live.step == 1
