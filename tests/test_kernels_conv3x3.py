@@ -21,13 +21,14 @@ numba = pytest.importorskip("numba")
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# (N, C, H, W), filters, padding, dilation: all through F.conv2d's dispatch (16 <= C <= 64)
+# (N, C, H, W), filters, padding, dilation: all through F.conv2d's dispatch (C = 1, 16..64)
 CASES = [
     ((2, 16, 9, 11), 17, 1, 1),  # odd sizes, a filter count that is no multiple of the tiles
     ((3, 19, 7, 6), 5, (2, 0), 1),  # padding 2 on H only (DeepConvNet's conv4 has 2)
     ((2, 16, 12, 10), 8, "same", (2, 1)),  # dilation, 'same' padding
     ((1, 24, 5, 13), 33, 0, 1),  # no padding
     ((2, 64, 8, 8), 64, 1, 1),  # DeepConvNet's last layer
+    ((3, 1, 10, 9), 16, 1, 1),  # a one-channel first layer
 ]
 
 
@@ -152,7 +153,8 @@ def test_direct_kernel_is_used_only_where_the_rule_says():
         assert not _use_direct_kernel(x, w, (2, 2), (1, 1, 1, 1), one, 1)  # strided
         assert not _use_direct_kernel(x, w[:, :8], one, (1, 1, 1, 1), one, 2)  # grouped
         assert not _use_direct_kernel(x, w, one, (3, 3, 3, 3), one, 1)  # P > d*(F - 1)
-        assert not _use_direct_kernel(x[:, :1], w[:, :1], one, (1, 1, 1, 1), one, 1)  # C = 1
+        assert _use_direct_kernel(x[:, :1], w[:, :1], one, (1, 1, 1, 1), one, 1)  # C = 1
+        assert not _use_direct_kernel(x[:, :8], w[:, :8], one, (1, 1, 1, 1), one, 1)  # C = 8
         w5 = np.zeros((32, 16, 5, 5), np.float32)
         assert not _use_direct_kernel(x, w5, one, (2, 2, 2, 2), one, 1)  # not 3x3
         x64, w64 = x.astype(np.float64), w.astype(np.float64)

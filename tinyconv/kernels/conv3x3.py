@@ -42,6 +42,7 @@ Arrays: float32 only (the reference serves the rest); x and dy any strides.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -56,6 +57,25 @@ QB = 1024  # grid positions per weight-gradient block (fixed: results free of th
 
 Pair = tuple[int, int]
 Pads = tuple[int, int, int, int]
+
+
+_scratch = threading.local()  # per thread: one reusable float32 buffer per role
+
+
+def _buffer(role: str, size: int) -> Any:
+    """A float32 scratch array of ``size`` for ``role``, kept per thread and reused.
+
+    The grid outputs and dy's transposed copy are 1-6 MB per layer and live only inside one
+    call; a fresh array costs a page fault per 4 KiB touched (measured: ~1 ms of a 7.5 ms
+    16->16 @28 forward). The buffer grows to the largest size asked and stays allocated.
+    """
+    buffers = getattr(_scratch, "buffers", None)
+    if buffers is None:
+        buffers = _scratch.buffers = {}
+    buf = buffers.get(role)
+    if buf is None or buf.size < size:
+        buf = buffers[role] = np.empty(size, np.float32)
+    return buf[:size]
 
 
 class Grid:
@@ -149,11 +169,12 @@ def supported(x: Any, W: Any, stride: Pair, pads: Pads, dilation: Pair, groups: 
     """Whether these kernels compute this convolution, and are measured to win.
 
     float32 NumPy arrays, stride 1, one group, padding no larger than d*(F - 1) (so that dx
-    is the flipped convolution), and the measured rule: 3x3 kernels with 16 to 64 input
-    channels and at most 64 filters. Measured there (1 thread, batch 100, forward + dx + dW):
-    16->16 @28: 30 ms vs the reference's 45; 32->32 @14 (P=2): 29 vs 45; 64->64 @8: 36 vs 54.
-    A one-channel first layer loses (dW 2.9 ms vs 1.8: K = 9 taps is too short a loop) and
-    keeps the reference; more channels are untested (a tile's reads leave L1 past ~64).
+    is the flipped convolution), and the measured rule: 3x3 kernels with one input channel
+    or 16 to 64, and at most 64 filters. Measured (bench/conv3x3.py, 1 thread, batch 100, CPU
+    time, forward / dx / dW in ms, this kernel vs the reference): 1->16 @28 1.1/-/1.7 vs
+    1.7/-/1.7 (a first layer needs no dx); 16->16 @28 7.5/6.4/5.9 vs 11.3/10.3/10.4;
+    32->32 @14 (P=2) 7.2/6.9/6.1 vs 11.3/8.3/10.3; 64->64 @8 8.2/8.2/7.7 vs 10.6/9.8/9.7.
+    2 to 15 channels and more than 64 are not measured (past ~64 a tile's reads leave L1).
     """
     if type(x) is not np.ndarray or x.dtype != np.float32 or W.dtype != np.float32:
         return False
@@ -166,7 +187,7 @@ def supported(x: Any, W: Any, stride: Pair, pads: Pads, dilation: Pair, groups: 
         and (FH, FW) == (3, 3)
         and max(pt, pb) <= DH * (FH - 1)
         and max(pl, pr) <= DW * (FW - 1)
-        and 16 <= Cg <= 64
+        and (Cg == 1 or 16 <= Cg <= 64)
         and FN <= 64
     )
 
@@ -180,7 +201,7 @@ def conv_forward(x: Any, W: Any, b: Any, pads: Pads, dilation: Pair) -> tuple[An
     from . import conv_tiles  # noqa: PLC0415  (compiles on first use)
 
     wt, nob = _tile_weights(np.asarray(W, np.float32).reshape(FN, -1), conv_tiles.OB)
-    out = np.empty(nob * conv_tiles.OB * g.Qp, np.float32)
+    out = _buffer("out", nob * conv_tiles.OB * g.Qp)
     conv_tiles.tile_products(xs, wt, g.offs, out, nob, g.Qp)
     y = np.empty((g.N, FN, g.out_h, g.out_w), np.float32)
     bias = np.zeros(FN, np.float32) if b is None else np.asarray(b, np.float32)
@@ -218,7 +239,7 @@ def conv_weight_grad(
     offs = np.zeros(Kp, np.uint64)
     offs[:K] = g.offs
     FNp = -(-FN // LT) * LT
-    dyt = np.empty(g.Qp * FNp, np.float32)
+    dyt = _buffer("dyt", g.Qp * FNp)
     _pack_transposed(
         np.ascontiguousarray(dy), dyt, FNp, g.Hs, g.Ws
     )  # dyt[q*FNp + f] = dy on the grid, 0 at junk

@@ -43,7 +43,8 @@ available = list_models
 def get(name: str, pretrained: bool = False, **kwargs: Any) -> Module:
     """Build the model called ``name`` with ``kwargs`` (e.g. ``num_classes=10``).
 
-    With ``pretrained=True`` (an ImageNet model: resnet18/34/50, vgg*, alexnet)
+    With ``pretrained=True`` (an ImageNet model: resnet18/34/50, vgg*, alexnet,
+    mobilenet_v2, mobilenet_v3_small/large, efficientnet_b0, shufflenet_v2_x1_0, convnext_tiny)
     it gets torchvision's published weights, converted once into the user cache
     (``models.pretrained``), and is returned in eval() mode; it keeps 1000 classes and
     3 channels (replace the head afterwards for another task).

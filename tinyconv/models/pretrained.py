@@ -24,6 +24,9 @@ BASE_URL = "https://download.pytorch.org/models/"
 # tinyconv name -> torchvision's file (IMAGENET1K_V1 weights; the name ends in the first
 # hex digits of the file's SHA-256, as torch.hub checks them). Not googlenet: torchvision's file
 # carries the auxiliary heads and expects transform_input, which tinyconv's googlenet lacks.
+# The newer models' files are torchvision's IMAGENET1K_V1 too (mobilenet_v2 and
+# mobilenet_v3_large also have V2 files, same names inside); a file PyTorch wrote before 1.6
+# (not a zip archive) is refused by ``models.pth`` with a message saying so.
 TORCHVISION_FILES = {
     "alexnet": "alexnet-owt-7be5be79.pth",
     "resnet18": "resnet18-f37072fd.pth",
@@ -37,6 +40,12 @@ TORCHVISION_FILES = {
     "vgg13_bn": "vgg13_bn-abd245e5.pth",
     "vgg16_bn": "vgg16_bn-6c64b313.pth",
     "vgg19_bn": "vgg19_bn-c79401a0.pth",
+    "mobilenet_v2": "mobilenet_v2-b0353104.pth",
+    "mobilenet_v3_small": "mobilenet_v3_small-047dcff4.pth",
+    "mobilenet_v3_large": "mobilenet_v3_large-8738ca79.pth",
+    "efficientnet_b0": "efficientnet_b0_rwightman-7f5810bc.pth",
+    "shufflenet_v2_x1_0": "shufflenetv2_x1-5666bf0f80.pth",
+    "convnext_tiny": "convnext_tiny-983f1562.pth",
 }
 
 

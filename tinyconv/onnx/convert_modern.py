@@ -3,9 +3,10 @@
 They extend ``convert.CONVERTERS`` when ``convert`` is imported. Where opset 17 has the op
 (Clip, HardSigmoid, HardSwish, Elu, Selu, PRelu, DepthToSpace, Erf) it is used; the rest is
 written out exactly as tinyconv computes it: ``Standardize`` (layer, group, instance and
-channel norms) as ReduceMean/Sub/Mul/Sqrt, resampling (``interpolate``) and index padding
-(reflect, replicate, circular) as Gathers of the traced source indices with their weights,
-so the file computes what tinyconv computed, for the traced spatial size.
+channel norms) as ReduceMean/Sub/Mul/Sqrt. Resampling (``interpolate``) and index padding
+(reflect, replicate, circular) become Resize and Pad in ``convert_resize``; where those cannot
+say it, they stay Gathers of the traced source indices with their weights (here), which
+compute what tinyconv computed, for the traced spatial size.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ import numpy
 
 from ..ops.fused import ConvReluMaxPool
 from ..ops.hard_activations import Hardsigmoid, Hardswish, Hardtanh
-from ..ops.interpolate import Resample
 from ..ops.layer_norm import Standardize
-from ..ops.pad import IndexPad, source_index
+from ..ops.pad import source_index
 from ..ops.pixel_shuffle import PixelShuffle, PixelUnshuffle
 from ..ops.prelu import PReLU
 from ..ops.smooth_activations import ELU, GELU, Mish, SiLU
@@ -129,16 +129,16 @@ def _gather_sum(g: Graph, c: Call, y: str, axis: int, idx: numpy.ndarray, w: obj
     return out
 
 
-@converts(Resample)
-def _resample(g: Graph, c: Call) -> str:
+def _resample_gathers(g: Graph, c: Call) -> str:
+    """interpolate's plan as Gathers and weighted sums: exact, for the traced size only."""
     y = g.name(c.inputs[0])
     for axis, idx, w in c.kwargs["plan"]:
         y = _gather_sum(g, c, y, int(axis), _host(idx).astype(numpy.int64), w)
     return y
 
 
-@converts(IndexPad)
-def _index_pad(g: Graph, c: Call) -> str:
+def _index_pad_gathers(g: Graph, c: Call) -> str:
+    """Index padding as one Gather per axis: exact, for the traced size only."""
     (x,) = c.inputs
     shape = list(_shape(x))
     y = g.name(x)

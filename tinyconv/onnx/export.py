@@ -26,7 +26,7 @@ import numpy
 from ..backend import to_device
 from ..nn.module import Module
 from ..tensor import Tensor, no_grad
-from . import convert_modern  # noqa: F401  (registers the newer operations)
+from . import convert_modern, convert_resize  # noqa: F401  (register the newer operations)
 from ._require import require_onnx
 from .convert import CONVERTERS, Graph
 from .trace import tracing
@@ -41,6 +41,7 @@ def export(
     input_shape: Iterable[int] | None = None,
     *,
     metadata: Mapping[str, Any] | None = None,
+    dynamic_size: bool = False,
 ) -> Path:
     """Write ``model`` as an ONNX graph (opset 17, dynamic batch, eval mode) to ``path``.
 
@@ -50,6 +51,10 @@ def export(
         input_shape: one sample's shape, e.g. (3, 224, 224); default ``model.input_shape``.
         metadata: optional JSON-able dict stored as the ``tinyconv.metadata`` property
             (the CLI keeps a run's classes, mean and std there).
+        dynamic_size: declare the spatial input sizes symbolic ("H", "W"; the output's
+            non-batch sizes unknown) so that a fully convolutional model runs at other sizes
+            (interpolate is a Resize, reflect/replicate pads a Pad). The graph is still the
+            traced one: reshapes, crops and "area" resampling keep their traced sizes.
 
     Returns:
         The path written.
@@ -71,7 +76,7 @@ def export(
     shape = tuple(int(s) for s in shape)
     if not shape or min(shape) <= 0:
         raise ValueError(f"tinyconv.onnx.export: input_shape must be positive sizes, got {shape}")
-    proto = to_onnx(model, shape, metadata=metadata)
+    proto = to_onnx(model, shape, metadata=metadata, dynamic_size=dynamic_size)
     try:
         onnx.checker.check_model(proto, full_check=True)
     except Exception as e:  # the checker's own error types differ between onnx versions
@@ -81,7 +86,11 @@ def export(
 
 
 def to_onnx(
-    model: Module, input_shape: tuple[int, ...], *, metadata: Mapping[str, Any] | None = None
+    model: Module,
+    input_shape: tuple[int, ...],
+    *,
+    metadata: Mapping[str, Any] | None = None,
+    dynamic_size: bool = False,
 ) -> Any:
     """The ``onnx.ModelProto`` of ``model`` for inputs (N, *input_shape); see ``export``."""
     require_onnx("tinyconv.onnx.export")
@@ -124,15 +133,23 @@ def to_onnx(
         dims: list[Any] = list(o.shape)
         if dims and dims[0] == TRACE_BATCH:
             dims[0] = "N"
+        if dynamic_size:
+            dims = dims[:1] + [None] * (len(dims) - 1)
         outputs.append(helper.make_tensor_value_info(name, _elem(o.dtype), dims))
     initializers = [
         numpy_helper.from_array(numpy.asarray(_host(t.data), order="C"), name)
         for name, t in state.items()
     ]
+    in_dims: list[Any] = list(input_shape)
+    if (
+        dynamic_size
+    ):  # (C, H, W) -> (C, "H", "W"); (C, L) -> (C, "L"); (C, D, H, W) -> (C, "D", ...)
+        names = {1: ["L"], 2: ["H", "W"], 3: ["D", "H", "W"]}.get(len(in_dims) - 1)
+        in_dims[1:] = names or [f"S{i}" for i in range(1, len(in_dims))]
     g = helper.make_graph(
         graph.nodes,
         type(model).__name__,
-        [helper.make_tensor_value_info("input", _elem(dtype), ["N", *input_shape])],
+        [helper.make_tensor_value_info("input", _elem(dtype), ["N", *in_dims])],
         outputs,
         initializer=initializers,
     )

@@ -46,6 +46,11 @@ def add_export_parser(sub: Any, load_model: Callable[[str], tuple[Any, dict[str,
     e.add_argument("model_file", metavar="MODEL_FILE", help="a .safetensors model file")
     e.add_argument("-o", "--output", required=True, help="the .onnx file to write")
     e.add_argument("--input-shape", type=_shape, help="C,H,W when the model file does not say")
+    e.add_argument(
+        "--dynamic-size",
+        action="store_true",
+        help="symbolic H and W, for a fully convolutional model run at other sizes",
+    )
 
     def run(args: argparse.Namespace) -> int:
         from .export import export  # noqa: PLC0415
@@ -56,10 +61,12 @@ def add_export_parser(sub: Any, load_model: Callable[[str], tuple[Any, dict[str,
             raise ValueError(
                 "the model file does not say its input shape: pass --input-shape C,H,W"
             )
-        path = export(model, args.output, tuple(int(s) for s in shape), metadata=_jsonable(meta))
+        path = export(model, args.output, tuple(int(s) for s in shape), metadata=_jsonable(meta),
+                      dynamic_size=args.dynamic_size)  # fmt: skip
         n = model.num_parameters()
         print(f"wrote {path} ({os.path.getsize(path) / 2**20:.1f} MiB, {n:,} parameters, "
-              f"input (N, {', '.join(str(int(s)) for s in shape)}))")  # fmt: skip
+              f"input (N, {', '.join(str(int(s)) for s in shape)})"
+              f"{', H and W symbolic' if args.dynamic_size else ''})")  # fmt: skip
         return 0
 
     e.set_defaults(func=run)

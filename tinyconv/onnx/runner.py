@@ -1,8 +1,8 @@
-"""The complete op table: ``run_ops`` and ``run_ops_modern`` together (``SUPPORTED``)."""
+"""The complete op table: ``run_ops``, ``run_ops_modern`` and ``run_resize`` (``SUPPORTED``)."""
 
 from __future__ import annotations
 
-from . import run_ops_modern  # noqa: F401  (adds its ops to OPS)
+from . import run_ops_modern, run_resize  # noqa: F401  (add their ops to OPS)
 from .run_ops import OPS, run_node
 
 SUPPORTED = frozenset(OPS)

@@ -212,7 +212,7 @@ def _use_direct_kernel(
     x: Any, W: Any, stride: Pair, pads: Pads, dilation: Pair, groups: int
 ) -> bool:
     """The dispatch rule for the compiled stride-1 kernels (``kernels/conv3x3.supported``:
-    float32 NumPy, 3x3, 16-64 channels, measured faster than the reference there)."""
+    float32 NumPy, 3x3, 1 or 16-64 channels, measured faster than the reference there)."""
     if not kernels.enabled() or groups != 1 or stride != (1, 1):
         return False
     from ..kernels.conv3x3 import supported  # noqa: PLC0415  (numba)
