@@ -13,7 +13,9 @@ copy of the tinyconv model), the same optimizer, learning-rate schedule and hype
 the same normalised float32 data and the same batches in the same order (epoch e uses the
 permutation of a NumPy generator seeded with (seed, e)), and the same thread count, in one
 process. Both evaluate on the whole test set every ``--eval-every`` steps from step
-``--eval-from`` on.
+``--eval-from`` on. The systems run in alternating rounds of ``--eval-every`` steps (tinyconv
+numba, tinyconv numpy, PyTorch, again...), so that a change in the load of the shared
+machine falls on all of them alike; each prints the load average at every evaluation.
 
 Reported per system: the training time up to the first evaluation at or above the target,
 the evaluation time spent until then, and the wall time to the target, which adds the data
@@ -30,7 +32,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -40,6 +42,7 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 from common import (  # noqa: E402  (common sets the thread environment before NumPy loads)
     TORCH,
     kernel_paths,
+    load_line,
     machine_line,
     set_threads,
     system_name,
@@ -90,10 +93,14 @@ def race(
     x: np.ndarray,
     y: np.ndarray,
     args: argparse.Namespace,
-) -> dict[str, Any]:
-    """Train until the test accuracy reaches the target; returns steps, seconds, the curve."""
+    out: dict[str, Any],
+) -> Iterator[None]:
+    """Train until the test accuracy reaches the target, filling ``out`` (steps, seconds,
+    the curve). A generator: it pauses (yields) after every evaluation, so that ``rounds``
+    can advance every system in turn."""
     n, b = len(x), args.batch_size
     steps, seconds, eval_seconds, curve = 0, 0.0, 0.0, []
+    reached = False
     for epoch in range(args.max_epochs):
         order = np.random.default_rng([args.seed, epoch]).permutation(n)
         for i in range(0, n - b + 1, b):  # full batches only, as drop_last
@@ -109,26 +116,32 @@ def race(
                 curve.append((steps, round(seconds, 3), acc))
                 print(
                     f"  {name:<16} step {steps:>6}  {seconds:8.1f} s  "
-                    f"test accuracy {100 * acc:.2f} %",
+                    f"test accuracy {100 * acc:.2f} %  ({load_line()})",
                     flush=True,
                 )
-                if acc >= args.target:
-                    return {
-                        "reached": True,
-                        "steps": steps,
-                        "seconds": seconds,
-                        "eval_seconds": eval_seconds,
-                        "epochs": steps * b / n,
-                        "curve": curve,
-                    }
-    return {
-        "reached": False,
-        "steps": steps,
-        "seconds": seconds,
-        "eval_seconds": eval_seconds,
-        "epochs": steps * b / n,
-        "curve": curve,
-    }
+                reached = acc >= args.target
+                out.update(reached=reached, steps=steps, seconds=seconds, curve=curve)
+                out.update(eval_seconds=eval_seconds, epochs=steps * b / n)
+                if reached:
+                    return
+                yield
+            elif steps % args.eval_every == 0:
+                yield  # a round ends every --eval-every steps, evaluated or not
+        if reached:
+            break
+    out.update(reached=reached, steps=steps, seconds=seconds, eval_seconds=eval_seconds,
+               epochs=steps * b / n, curve=curve)  # fmt: skip
+
+
+def rounds(races: dict[str, Iterator[None]]) -> None:
+    """Advance every race by one round (``--eval-every`` steps) in turn until all finish:
+    the systems alternate, so a change of the machine's load falls on all of them."""
+    live = dict(races)
+    while live:
+        for name, r in list(live.items()):
+            time.sleep(0.05)  # let the other system's idle threads go to sleep
+            if next(r, StopIteration) is StopIteration:
+                del live[name]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -204,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     twin = torch_twin(model)  # the same initial weights as every tinyconv run (same seed)
     total_steps = args.max_epochs * (len(xs) // args.batch_size)
     results: dict[str, Any] = {}
+    races: dict[str, Iterator[None]] = {}
 
     for path in kernel_paths(args.kernels) if args.only in (None, "tinyconv") else []:
         tinyconv.manual_seed(args.seed)
@@ -228,9 +242,18 @@ def main(argv: list[str] | None = None) -> int:
                 )  # fmt: skip
             return float((pred == y_test).mean())
 
+        def on_path(fn: Callable[..., Any], path: str = path) -> Callable[..., Any]:
+            def run(*a: Any) -> Any:
+                with K.using(path):  # the first steps include Numba's compile (or cache load)
+                    return fn(*a)
+
+            return run
+
         name = system_name(path)
-        with K.using(path):  # the first steps include Numba's compile (or cache load)
-            results[name] = race(name, step_tc, acc_tc, xs, y_train, args)
+        results[name] = {}
+        races[name] = race(
+            name, on_path(step_tc), on_path(acc_tc), xs, y_train, args, results[name]
+        )
 
     if args.only in (None, "torch"):
         opt_t = torch.optim.Adam(twin.parameters(), lr=args.lr)
@@ -259,7 +282,10 @@ def main(argv: list[str] | None = None) -> int:
                 )
             return float((pred == yt_t).float().mean())
 
-        results[TORCH] = race(TORCH, step_torch, acc_torch, xs, y_train, args)
+        results[TORCH] = {}
+        races[TORCH] = race(TORCH, step_torch, acc_torch, xs, y_train, args, results[TORCH])
+
+    rounds(races)
 
     for name, r in results.items():
         state = "reached" if r["reached"] else "NOT reached"
@@ -280,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"RESULT | {name} speed / PyTorch's: wall {ratio:.2f}x, training time "
                     f"{train:.2f}x (> 1: faster)"
                 )
-    print(f"(this script ran {time.perf_counter() - t_start:.1f} s in all)")
+    print(f"(this script ran {time.perf_counter() - t_start:.1f} s in all; after: {load_line()})")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"args": vars(args), "results": results}, f, indent=2)

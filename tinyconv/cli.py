@@ -564,6 +564,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                 **(live.fit_kwargs if live else {}),
             )
     except KeyboardInterrupt:
+        if live:
+            live.close()  # the server thread ends before the process does
         print(
             f"\ntinyconv: interrupted; continue with: tinyconv train --resume {out}",
             file=sys.stderr,

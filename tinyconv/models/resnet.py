@@ -24,6 +24,10 @@ CIFAR models (``resnet20/32/56``, the paper's section 4.2, 6n+2 layers for n = 3
 Shortcut choice: **option A**, as the paper uses on CIFAR-10: where the block halves the map
 and doubles the channels, the shortcut takes every second pixel and pads the new channels with
 zeros, so it has no parameters (0.27M parameters for resnet20, as the paper's table 6).
+
+The forwards write each conv - BN (- ReLU) (+ shortcut) as ``nn.fusion.conv_bn``: the layers
+one by one, except in eval mode with the compiled kernels on, where the batch norm, the add
+and the ReLU run as one pass over the convolution's output (the same values).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from typing import Any
 
 from .. import nn
 from ..nn import init
+from ..nn.fusion import conv_bn
 from ..nn.linear import check_positive_int
 from ..ops.linear import pad
 from ..tensor import Tensor
@@ -98,9 +103,9 @@ class BasicBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return self.relu(out + identity)  # the skip connection
+        out = conv_bn(self.conv1, self.bn1, x, relu=self.relu)  # relu(bn1(conv1(x)))
+        # relu(bn2(conv2(out)) + identity): the skip connection
+        return conv_bn(self.conv2, self.bn2, out, residual=identity, relu=self.relu)
 
 
 class Bottleneck(nn.Module):
@@ -128,10 +133,9 @@ class Bottleneck(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        return self.relu(out + identity)
+        out = conv_bn(self.conv1, self.bn1, x, relu=self.relu)  # relu(bn1(conv1(x)))
+        out = conv_bn(self.conv2, self.bn2, out, relu=self.relu)
+        return conv_bn(self.conv3, self.bn3, out, residual=identity, relu=self.relu)
 
 
 def _shortcut(inplanes: int, outplanes: int, stride: int, option: str) -> nn.Module | None:
@@ -225,7 +229,7 @@ class ResNet(nn.Module):
                     init.zeros_(last.weight)
 
     def forward(self, x: Tensor) -> Any:
-        x = self.relu(self.bn1(self.conv1(x)))
+        x = conv_bn(self.conv1, self.bn1, x, relu=self.relu)  # relu(bn1(conv1(x)))
         if "maxpool" in self._modules:
             x = self.maxpool(x)
         for i in range(self.num_stages):

@@ -14,17 +14,37 @@ Conv2d -> ReLU -> MaxPool2d becomes ``ops.fused.conv2d_relu_max_pool2d`` when:
 
 Anything else runs layer by layer, as without the kernels. Training and eval fuse alike
 (none of the three layers behaves differently in eval).
+
+Conv2d -> BatchNorm2d (-> ReLU) in evaluation mode (``conv_bn``): a batch norm that uses its
+running statistics is a per-channel affine map y * a + c of the convolution's output
+(``ops.norm.norm_affine``). The convolution runs as always, then one compiled pass
+(``kernels/channel_affine.py``) overwrites its fresh output with relu(y * a + c (+ a
+residual)): the same operations in the same order as the layers, so the same bits, without
+the batch norm's, the add's and the ReLU's passes and arrays. Nothing is folded into the
+weights, so nothing is cached: a changed weight or running statistic is simply used by
+the next forward. It applies when, besides the conditions above (hooks, classes, tracer),
+the batch norm is in eval mode with running statistics, no gradient is recorded (inside
+``no_grad``, or no input or parameter requires one), autocast is off and the arrays are
+NumPy float32/float64. ``Sequential`` tries it after Conv2d -> ReLU -> MaxPool2d; models
+whose forward is written out (ResNet's blocks) call ``conv_bn`` directly.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy
+
+from .. import kernels
+from ..cast_policy import is_autocast_enabled
+from ..ops.conv import conv2d
 from ..ops.fused import ConvReluMaxPool, fusable
-from ..tensor import Function
+from ..ops.norm import norm_affine
+from ..tensor import Function, Tensor, is_grad_enabled
 from .activation import ReLU
 from .conv import Conv2d
 from .module import SEQUENTIAL_FUSIONS, Module
+from .norm import BatchNorm2d
 from .pool import MaxPool2d
 
 _APPLY = Function.__dict__["apply"]  # replaced while a tracer records the ops
@@ -61,4 +81,88 @@ def conv_relu_pool(layers: list[Module], i: int, x: Any) -> tuple[Any, int] | No
     return y, i + 3
 
 
-SEQUENTIAL_FUSIONS[Conv2d] = conv_relu_pool
+def _tracing() -> bool:
+    return Function.__dict__["apply"] is not _APPLY
+
+
+def _foldable(conv: Any, bn: Any, relu: Any, x: Any, residual: Any) -> bool:
+    """Whether ``conv_bn`` may compute these layers as one convolution and one pass."""
+    if not kernels.enabled() or _tracing() or is_autocast_enabled():
+        return False
+    if type(conv) is not Conv2d or type(bn) is not BatchNorm2d:
+        return False
+    if relu is not None and type(relu) is not ReLU:
+        return False
+    if any(m is not None and m._forward_hooks for m in (conv, bn, relu)):
+        return False
+    if bn.training or not bn.track_running_stats or bn.num_features != conv.out_channels:
+        return False
+    tensors = [x, conv.weight, conv.bias, bn.weight, bn.bias, residual]
+    if is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors):
+        return False
+    if not isinstance(x, Tensor) or x.ndim != 4 or x.shape[0] == 0:
+        return False
+    return isinstance(x.data, numpy.ndarray) and x.dtype in (numpy.float32, numpy.float64)
+
+
+def conv_bn(
+    conv: Conv2d,
+    bn: BatchNorm2d,
+    x: Tensor,
+    *,
+    residual: Tensor | None = None,
+    relu: ReLU | None = None,
+) -> Tensor:
+    """``relu(bn(conv(x)) + residual)``, the residual and the ReLU optional.
+
+    With the kernels on and an eval-mode batch norm (see the module docstring for every
+    condition) the batch norm, the add and the ReLU run as one in-place pass over the
+    convolution's output, giving the same values; otherwise the layers run one by one,
+    exactly as the expression above (hooks, training and autograd then see every layer).
+
+    Args:
+        conv: a ``Conv2d``; bn: the ``BatchNorm2d`` on its output; x: the input (N, C, H, W).
+        residual: a tensor of the output's shape added after the batch norm (a shortcut).
+        relu: the ``ReLU`` applied last, or None.
+    """
+    if _foldable(conv, bn, relu, x, residual):
+        from ..kernels import channel_affine  # noqa: PLC0415  (numba)
+
+        y = conv2d(
+            x, conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups,
+            layer=repr(conv),
+        )  # fmt: skip
+        r = None if residual is None else residual.data
+        if channel_affine.supported(y.data, r):
+            w, b = (None if t is None else t.data for t in (bn.weight, bn.bias))
+            mean, var = bn.running_mean.data, bn.running_var.data
+            a, c = norm_affine(y.dtype, w, b, mean, var, bn.eps)
+            channel_affine.affine_add_relu(y.data, a, c, r, relu is not None)
+            return y
+        out = bn(y)  # a layout the pass does not take: the rest layer by layer
+    else:
+        out = bn(conv(x))
+    if residual is not None:
+        out = out + residual
+    return relu(out) if relu is not None else out
+
+
+def conv_bn_relu(layers: list[Module], i: int, x: Any) -> tuple[Any, int] | None:
+    """(output, next index) for Conv2d, BatchNorm2d and an optional ReLU at ``layers[i:]``
+    when ``conv_bn`` folds them (eval mode); else None."""
+    if i + 2 > len(layers):
+        return None
+    conv, bn = layers[i : i + 2]
+    relu = layers[i + 2] if i + 2 < len(layers) and type(layers[i + 2]) is ReLU else None
+    if not _foldable(conv, bn, relu, x, None):
+        return None
+    return conv_bn(conv, bn, x, relu=relu), i + (3 if relu is not None else 2)
+
+
+def _conv_runs(layers: list[Module], i: int, x: Any) -> tuple[Any, int] | None:
+    """The fused runs that start with a Conv2d, the first that applies."""
+    done = conv_relu_pool(layers, i, x)
+    return done if done is not None else conv_bn_relu(layers, i, x)
+
+
+SEQUENTIAL_FUSIONS[Conv2d] = _conv_runs

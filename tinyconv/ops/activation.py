@@ -16,7 +16,7 @@ from typing import Any
 from ..backend import get_array_module
 from ..cast_policy import FP32
 from ..dtypes import as_bits, is_floating, is_low_precision
-from ..tensor import Function, Tensor
+from ..tensor import Function, Tensor, is_grad_enabled
 from .parallel import for_chunks
 
 
@@ -35,19 +35,22 @@ class ReLU(Function):
         xp = get_array_module(x)
         zero = x.dtype.type(0)
         y = xp.empty_like(x)
-        mask = xp.empty_like(x, dtype=bool)  # the mask of the book's Relu layer
+        backward = is_grad_enabled() and self.needs_input_grad[0]  # else no mask is needed
+        low = is_low_precision(x.dtype)
+        mask = xp.empty_like(x, dtype=bool) if backward or low else None  # the book's mask
         xb, yb = as_bits(x), as_bits(y)
 
         def chunk(i: tuple[slice, ...]) -> None:
-            if is_low_precision(x.dtype):  # on the int16 bits: x > 0, then y = x * mask
+            if low:  # on the int16 bits: x > 0, then y = x * mask
                 xp.greater(xb[i], 0, out=mask[i])
                 xp.multiply(xb[i], mask[i], out=yb[i])
                 return
             xp.maximum(x[i], zero, out=y[i])
-            xp.greater(y[i], zero, out=mask[i])
+            if mask is not None:
+                xp.greater(y[i], zero, out=mask[i])
 
         for_chunks(chunk, y)
-        self.save_for_backward(pack_mask(mask))
+        self.save_for_backward(pack_mask(mask) if backward else None)
         return y
 
     def backward(self, dout: Any) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import kernels
 from ..dtypes import compute_dtype
 from .im2col import Pads, Pair, _col2im_add, _windows, conv_output_size
 from .parallel import run_blocks, workers_for
@@ -202,13 +203,17 @@ def _data_grad_col2im(dout: Any, col_W: Any, g: _Geometry) -> Any:
     """dx (C, N, H, W) by dcol^T = col_W^T @ dy, then col2im, block by block (any stride).
 
     ``g`` must have whole-image blocks (``bands=False``): col2im adds into the padded rows
-    around a band too, which belong to the neighbouring bands.
+    around a band too, which belong to the neighbouring bands. With the kernels on, col2im
+    is the compiled ``kernels/col2im.py`` (the same sums in the same order).
     """
     xp = g.xp
     pt, _, pl, _ = g.pads
     r0, Hp = g.in_rows(0, g.out_h)  # the padded rows that any window reaches
     dx = xp.empty((g.C, g.N, g.H, g.W), dtype=g.store)
     scratch = g.scratch(workers_for(len(g.blocks)), "x", "col", "out")
+    compiled = None
+    if kernels.enabled() and xp.__name__ == "numpy":
+        from ..kernels import col2im as compiled  # noqa: PLC0415  (numba)
 
     def block(worker: int, k: int) -> None:
         s, (n0, n1, _, _) = scratch[worker], g.blocks[k]
@@ -220,7 +225,12 @@ def _data_grad_col2im(dout: Any, col_W: Any, g: _Geometry) -> Any:
         img[...] = 0
         s["layout"] = None  # the scratch no longer holds a padded input block
         img = img[: nb * g.C * Hp * g.Wp].reshape(nb, g.C, Hp, g.Wp).transpose(1, 0, 2, 3)
-        _col2im_add(dcol_T, img, g.FH, g.FW, g.stride, g.dilation, (g.out_h, g.grid_w))
+        grid = (g.out_h, g.grid_w)
+        if compiled is not None and compiled.supported(dcol_T, img):  # the same sums, in order
+            compiled.col2im_add(dcol_T.reshape(g.K, -1), img, g.FH, g.FW, g.stride,
+                                g.dilation, grid, g.out_w)  # fmt: skip
+        else:
+            _col2im_add(dcol_T, img, g.FH, g.FW, g.stride, g.dilation, grid)
         # rows past the last window's reach (floored sizes) get no gradient
         rows = min(g.H, Hp - pt)
         dx[:, n0:n1, :rows] = img[:, :, pt : pt + rows, pl : pl + g.W]

@@ -19,6 +19,25 @@ from .parallel import for_chunks
 
 
 # ------------------------------------------------------------------ batch norm
+def norm_affine(
+    dtype: Any, weight: Any, bias: Any, mean: Any, var: Any, eps: float
+) -> tuple[Any, Any]:
+    """Batch norm with given statistics as y = x * a + c per channel: (a, c), (C,) in ``dtype``.
+
+    a = weight / sqrt(var + eps), c = bias - mean * a (weight 1 and bias 0 when None).
+    ``BatchNorm`` computes exactly this when no backward follows (inference: the running
+    statistics), and the fused Conv2d -> BatchNorm2d of ``nn/fusion.py`` applies the same
+    (a, c) to the convolution's output, so both give the same bits.
+    """
+    xp = get_array_module(var)
+    dt = xp.dtype(dtype)
+    mean = mean.astype(dt, copy=False)
+    inv_std = 1 / xp.sqrt(var.astype(dt, copy=False) + dt.type(eps))  # (C,)
+    a = inv_std if weight is None else inv_std * weight
+    c = -mean * a if bias is None else bias - mean * a
+    return a.astype(dt, copy=False), c.astype(dt, copy=False)
+
+
 class BatchNorm(Function):
     """y = (x - mean) / sqrt(var + eps) * weight + bias, per channel (axis 1).
 
@@ -87,9 +106,8 @@ class BatchNorm(Function):
         if not (is_grad_enabled() and any(self.needs_input_grad)):
             # no backward: y = x * a + c with a = weight/std, c = bias - mean * a (as PyTorch
             # does at inference), two passes instead of four and no xhat array
-            a = inv_std if weight is None else inv_std * weight
-            c = -mean * a if bias is None else bias - mean * a
-            a_x, c_x = per_channel(a.astype(x.dtype)), per_channel(c.astype(x.dtype))
+            a, c = norm_affine(x.dtype, weight, bias, mean, var, eps)
+            a_x, c_x = per_channel(a), per_channel(c)
 
             def affine(i: tuple[slice, ...]) -> None:
                 xp.multiply(x[i], a_x[i], out=y[i])
