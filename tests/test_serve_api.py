@@ -584,3 +584,27 @@ def test_a_ctrl_c_dropped_inside_a_c_callback_still_stops_fit_at_the_next_batch(
         interrupt.clear()
     live.on_batch_end(0, {"loss": 1.0, "batch_size": 1, "epoch": 1})  # nothing pending: goes on
     assert live.step == 1
+
+
+def test_plain_train_remembers_ctrl_c_only_where_it_is_live():
+    """`tinyconv train` swaps Python's own SIGINT handler for the remembering one; an ignored
+    SIGINT (a background job) stays ignored; StopOnCtrlC raises a remembered one."""
+    from tinyconv.serve import interrupt
+
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        interrupt.remember_ctrl_c()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        interrupt.remember_ctrl_c()
+        assert signal.getsignal(signal.SIGINT) is interrupt.handle_sigint
+        interrupt.clear()
+        interrupt.StopOnCtrlC().on_batch_end(0, {})  # nothing pending
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+        with pytest.raises(KeyboardInterrupt):
+            interrupt.StopOnCtrlC().on_batch_end(1, {})
+    finally:
+        interrupt.clear()
+        signal.signal(signal.SIGINT, before)

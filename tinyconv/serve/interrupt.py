@@ -11,6 +11,7 @@ batch.
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 from typing import Any
@@ -52,3 +53,21 @@ def raise_if_pending() -> None:
 
 def clear() -> None:
     _PENDING.clear()
+
+
+def remember_ctrl_c() -> None:
+    """Where Ctrl-C raises KeyboardInterrupt (Python's own handler), also remember it
+    (``handle_sigint``); an ignored SIGINT stays ignored. Main thread only; else nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, handle_sigint)
+        quiet_dropped_interrupts()
+
+
+class StopOnCtrlC:
+    """A ``fit`` callback: a remembered Ctrl-C (perhaps dropped where it was raised) stops
+    training at the end of the batch."""
+
+    def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
+        raise_if_pending()
