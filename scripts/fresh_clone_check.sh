@@ -27,6 +27,10 @@
 # Chromium (chromium-headless-shell or chromium) must be installed: the browser tests need it.
 set -euo pipefail
 
+# All of it in one function, parsed before it runs: a checkout updated while the runs go on
+# (a landing on main) must not change the script under bash's feet.
+main() {
+
 RUNS=3
 LIMIT_S=900
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
@@ -140,3 +144,6 @@ else
     echo "logs kept in $W/logs" >&2
 fi
 [ "$failed" = 0 ]
+}
+
+main "$@"

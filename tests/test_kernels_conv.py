@@ -117,3 +117,30 @@ def test_depthwise_kernel_is_used_only_where_the_rule_says():
         assert not _use_depthwise_kernel(x16, w16, 4)  # 16-bit: the reference
     with K.using("numpy"):
         assert not _use_depthwise_kernel(x, np.zeros((4, 1, 3, 3), np.float32), 4)
+
+
+def test_parallel_kernels_called_from_many_threads_at_once():
+    """Numba's workqueue layer aborts the process when a ``parallel=True`` kernel is entered
+    from two threads at once (``tinyconv serve`` answers on several threads): every such
+    kernel is called behind one lock, so eight concurrent convolutions all finish, equal."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tinyconv.kernels._jit import LockedKernel
+    from tinyconv.kernels.conv_depthwise import _forward
+
+    assert isinstance(_forward, LockedKernel)
+    x, w, b, dy, kw = _data(((6, 8, 21, 19), 1, (3, 3), 1, 1, 1), np.float32)
+
+    def one(_: int) -> tuple[np.ndarray, ...]:
+        xc, wc, bc = (tinyconv.tensor(a, requires_grad=True) for a in (x, w, b))
+        y = F.conv2d(xc, wc, bc, groups=x.shape[1], **kw)
+        y.backward(tinyconv.tensor(dy))
+        return y.numpy(), xc.grad.numpy(), wc.grad.numpy()
+
+    with K.using("numba"):
+        ref = one(0)
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(one, range(16)))
+    for got in results:
+        for g, r in zip(got, ref, strict=True):
+            np.testing.assert_array_equal(g, r)

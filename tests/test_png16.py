@@ -1,7 +1,8 @@
-"""16-bit colour PNGs read at full precision (tinyconv.data.png16): Pillow keeps 8 bits of them.
+"""16-bit colour PNGs read at full precision (images.decode through pypng): Pillow keeps 8 bits.
 
 The files are written here by a small encoder (every scanline filter, Adam7 interlacing, a tRNS
 colour key, an eXIf orientation); Pillow, an independent decoder, must agree on the high bytes.
+Without pypng they are read at 8 bits with a warning.
 """
 
 from __future__ import annotations
@@ -13,10 +14,22 @@ import numpy as np
 import pytest
 
 from tinyconv import data
-from tinyconv.data import images, png16
+from tinyconv.data import images
 
 PIL = pytest.importorskip("PIL")
+pytest.importorskip("png", reason="pypng is not installed (pip install 'tinyconv[data]')")
 from PIL import Image, ImageOps  # noqa: E402
+
+SIGNATURE = b"\x89PNG\r\n\x1a\n"
+ADAM7 = (
+    (0, 0, 8, 8),
+    (0, 4, 8, 8),
+    (4, 0, 8, 4),
+    (0, 2, 4, 4),
+    (2, 0, 4, 2),
+    (0, 1, 2, 2),
+    (1, 0, 2, 1),
+)  # fmt: skip  (first row, first column, row step, column step)
 
 CTYPE = {3: 2, 4: 6, 2: 4}  # channels -> PNG colour type
 
@@ -46,7 +59,7 @@ def encode(samples, kinds=(0, 1, 2, 3, 4), interlace=False, trns=None, orientati
     """PNG bytes of uint16 (H, W, C) samples, C = 2, 3 or 4, at bit depth 16."""
     H, W, C = samples.shape
     bpp = 2 * C
-    passes = png16.ADAM7 if interlace else ((0, 0, 1, 1),)
+    passes = ADAM7 if interlace else ((0, 0, 1, 1),)
     raw = b""
     for r0, c0, dr, dc in passes:
         sub = samples[r0::dr, c0::dc]
@@ -63,7 +76,7 @@ def encode(samples, kinds=(0, 1, 2, 3, 4), interlace=False, trns=None, orientati
         extra += _chunk(b"eXIf", tiff)
     idat = zlib.compress(raw)
     half = len(idat) // 2  # two IDAT chunks: the stream is their concatenation
-    return (png16.SIGNATURE + _chunk(b"IHDR", ihdr) + extra + _chunk(b"IDAT", idat[:half])
+    return (SIGNATURE + _chunk(b"IHDR", ihdr) + extra + _chunk(b"IDAT", idat[:half])
             + _chunk(b"IDAT", idat[half:]) + _chunk(b"IEND", b""))  # fmt: skip
 
 
@@ -80,7 +93,13 @@ def test_every_filter_and_adam7_decode_exactly_and_agree_with_pillows_high_byte(
     samples = random_samples((*shape, channels), seed=sum(shape) + channels)
     path = tmp_path / "deep.png"
     path.write_bytes(encode(samples, interlace=interlace))
-    np.testing.assert_array_equal(png16.decode(path.read_bytes(), "deep.png"), samples)
+    got = images.decode(path)
+    px = got.pixels if channels != 2 else got.pixels[..., :1]
+    want = samples[..., : 3 if channels >= 3 else 1] * np.float32(255 / 65535)
+    np.testing.assert_array_equal(px, want.astype(np.float32))
+    if channels in (2, 4):
+        a = samples[..., -1] * np.float32(255 / 65535)
+        np.testing.assert_array_equal(got.alpha, a.astype(np.float32))
     with Image.open(path) as img:  # 8 bits: the high byte of each sample (grey+alpha as RGBA)
         pil = np.asarray(img.convert("LA") if channels == 2 else img)
     np.testing.assert_array_equal(pil.reshape(samples.shape), samples >> 8)
@@ -89,8 +108,9 @@ def test_every_filter_and_adam7_decode_exactly_and_agree_with_pillows_high_byte(
 @pytest.mark.parametrize("kind", [0, 1, 2, 3, 4])
 def test_each_filter_alone(kind):
     samples = random_samples((7, 11, 3), seed=kind)
-    got = png16.decode(encode(samples, kinds=(kind,)), "x.png")
-    np.testing.assert_array_equal(got, samples)
+    got = images.decode(encode(samples, kinds=(kind,))).pixels
+    np.testing.assert_allclose(got, samples * (255 / 65535), rtol=1e-6, atol=1e-4)
+    assert len(np.unique(got)) > 200  # not 8-bit levels
 
 
 def test_a_dim_16_bit_rgb_png_keeps_its_levels_through_decode_and_load_image(tmp_path):
@@ -151,15 +171,19 @@ def test_a_damaged_or_truncated_16_bit_png_is_a_value_error_naming_the_file(tmp_
     bad.write_bytes(bytes(blob))
     with pytest.raises(ValueError, match="flipped.png"):
         images.decode(bad)
-    with pytest.raises(ValueError, match="CRC"):
-        png16.decode(bytes(blob), "flipped.png")
     short = tmp_path / "short.png"
     short.write_bytes(encode(random_samples((8, 8, 3)))[:-40])
     with pytest.raises(ValueError, match="short.png"):
         images.decode(short)
-    with pytest.raises(ValueError, match="short.png: the PNG file is truncated"):
-        png16.decode(short.read_bytes(), "short.png")
-    lines = np.zeros((2, 1 + 2 * 6), np.uint8)
-    lines[1, 0] = 5
-    with pytest.raises(ValueError, match="PNG filter type 5"):
-        png16.unfilter(lines, 6)
+
+
+def test_without_pypng_a_16_bit_colour_png_is_read_at_8_bits_with_a_warning(tmp_path, monkeypatch):
+    import sys
+
+    samples = random_samples((6, 8, 3), seed=9)
+    path = tmp_path / "deep.png"
+    path.write_bytes(encode(samples))
+    monkeypatch.setitem(sys.modules, "png", None)  # as if not installed
+    with pytest.warns(UserWarning, match="deep.png: a 16-bit colour PNG, read at 8 bits.*pypng"):
+        px = images.decode(path).pixels
+    np.testing.assert_array_equal(px, (samples >> 8).astype(np.float32))

@@ -536,6 +536,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             "epoch(s), batch "
             f"{settings['batch_size']}, {settings['optimizer']} lr {settings['lr']}, seed {seed}"
         )
+    from .serve import interrupt  # noqa: PLC0415
+
+    interrupt.remember_ctrl_c()  # a Ctrl-C while Numba compiles is not lost (serve/interrupt.py)
     live = None
     if args.serve:
         from .serve import start_live_training  # noqa: PLC0415
@@ -561,9 +564,11 @@ def cmd_train(args: argparse.Namespace) -> int:
                 verbose=not quiet,
                 distributed=ranks.fit_arg,
                 precision=settings.get("precision", "fp32"),
-                **(live.fit_kwargs if live else {}),
+                **(live.fit_kwargs if live else {"callbacks": [interrupt.StopOnCtrlC()]}),
             )
     except KeyboardInterrupt:
+        if live:
+            live.close()  # the server thread ends before the process does
         print(
             f"\ntinyconv: interrupted; continue with: tinyconv train --resume {out}",
             file=sys.stderr,

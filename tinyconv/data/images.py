@@ -17,9 +17,10 @@ The result is float32 ``(C, H, W)`` grey levels in 0..255 (what the model sees b
 dataset's normalisation ``(x/255 - mean) / std``, ``normalize``).
 
 ``decode`` keeps an image's full range and precision: 16-bit grey and colour (0..65535 -> 0..255
-as float32, no clipping, no dropped low byte: 16-bit RGB/RGBA/grey+alpha PNGs are read by
-``png16``, since Pillow keeps 8 bits of them), palette, alpha, CMYK and the EXIF orientation
-(Pillow decodes; it is needed for files only, arrays work without it).
+as float32, no clipping, no dropped low byte: 16-bit RGB/RGBA/grey+alpha PNGs are read with
+pypng, since Pillow keeps 8 bits of them; without pypng they are read at 8 bits with a
+warning), palette, alpha, CMYK and the EXIF orientation (Pillow decodes; it is needed for files
+only, arrays work without it).
 """
 
 from __future__ import annotations
@@ -128,25 +129,66 @@ def decode(source: str | os.PathLike[str] | bytes | numpy.ndarray) -> Decoded:
         raise ValueError(f"{name}: cannot read the image ({type(e).__name__}: {e})") from e
 
 
-def _png16(source: bytes | bytearray | Path, img: Any, name: str) -> tuple[Any, Any] | None:
-    """(pixels, alpha) of a 16-bit colour PNG read in full (``png16``), else None (8-bit)."""
-    from . import png16  # noqa: PLC0415
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
+
+def _is_16bit_colour_png(head: bytes) -> bool:
+    """The first 26 bytes are a PNG's IHDR with bit depth 16 and colour type RGB (2),
+    grey+alpha (4) or RGBA (6): the files Pillow reads at 8 bits."""
+    return (
+        len(head) >= 26 and head.startswith(PNG_SIGNATURE) and head[12:16] == b"IHDR"
+        and head[24] == 16 and head[25] in (2, 4, 6)
+    )  # fmt: skip
+
+
+def _png16(source: bytes | bytearray | Path, img: Any, name: str) -> tuple[Any, Any] | None:
+    """(pixels, alpha) of a 16-bit colour PNG at full precision (pypng), else None: an 8-bit
+    file, or pypng missing (then Pillow's 8 bits, with a warning)."""
     if isinstance(source, Path):
         with open(source, "rb") as f:
-            if not png16.is_16bit_colour(f.read(26)):
+            if not _is_16bit_colour_png(f.read(26)):
                 return None
             f.seek(0)
-            data = f.read()
-    elif png16.is_16bit_colour(bytes(source[:26])):
-        data = bytes(source)
+            blob = f.read()
+    elif _is_16bit_colour_png(bytes(source[:26])):
+        blob = bytes(source)
     else:
         return None
-    a = png16.orient(png16.decode(data, name), img.getexif().get(0x0112, 1))
-    x = a.astype(numpy.float32) * numpy.float32(255.0 / 65535.0)
+    try:
+        import png  # noqa: PLC0415  (pypng)
+    except ImportError:
+        warnings.warn(
+            f"{name}: a 16-bit colour PNG, read at 8 bits (Pillow's); pip install pypng "
+            "(in tinyconv[data]) to read it in full",
+            stacklevel=4,
+        )
+        return None
+    try:
+        width, height, rows, info = png.Reader(bytes=blob).asDirect()
+        a = numpy.vstack([numpy.asarray(r, numpy.uint16) for r in rows])
+    except png.Error as e:
+        raise ValueError(f"pypng: {e}") from None
+    a = a.reshape(height, width, int(info["planes"]))
+    a = _orient(a, img.getexif().get(0x0112, 1))
+    top = float(2 ** int(info["bitdepth"]) - 1)
+    x = a.astype(numpy.float32) * numpy.float32(255.0 / top)
     C = x.shape[-1]
-    alpha = x[..., C - 1] if C in (2, 4) and int(a[..., C - 1].min()) < 65535 else None
+    alpha = x[..., C - 1] if info["alpha"] and float(a[..., C - 1].min()) < top else None
     return numpy.ascontiguousarray(x[..., : 3 if C >= 3 else 1]), alpha
+
+
+def _orient(a: numpy.ndarray, orientation: int) -> numpy.ndarray:
+    """(H, W, C) turned upright by its EXIF orientation 1..8, as ``ImageOps.exif_transpose``:
+    2 mirror, 3 rotate 180, 4 flip, 5 transpose, 6 rotate 90 clockwise, 7 transverse, 8 rotate
+    90 counter-clockwise."""
+    if orientation in (5, 6, 7, 8):
+        a = numpy.swapaxes(a, 0, 1)  # transpose; then 6 mirrors it, 8 flips it, 7 both
+        orientation = {5: 1, 6: 2, 7: 3, 8: 4}[orientation]
+    if orientation in (2, 3):
+        a = a[:, ::-1]
+    if orientation in (3, 4):
+        a = a[::-1]
+    return numpy.ascontiguousarray(a)
 
 
 def _from_pil(img: Any, name: str) -> Decoded:

@@ -13,11 +13,17 @@ when the kernels are off, so ``import tinyconv`` does not pay Numba's import tim
   2-8x their minima, measured on 2 cores); the workqueue layer does not.
 * ``njit``: ``numba.njit`` with ``cache=True`` and ``error_model="numpy"`` (the default
   "python" model keeps every loop with a division from being vectorised).
+* One parallel kernel at a time: the workqueue layer is not thread-safe; a ``parallel=True``
+  kernel entered from two Python threads at once aborts the process ("Concurrent access has
+  been detected"), and ``tinyconv serve`` answers requests on several threads. ``njit`` with
+  ``parallel=True`` returns the kernel behind one process-wide lock (each call uses every
+  Numba thread anyway, so callers only queue).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,17 +53,45 @@ numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]  # in case Numba was impo
 prange = numba.prange
 
 
+_PARALLEL_LOCK = threading.Lock()
+
+
+class LockedKernel:
+    """A ``parallel=True`` Numba kernel called under ``_PARALLEL_LOCK`` (see the module notes).
+
+    Call it from Python only (nopython code cannot call through the lock); the compiled
+    dispatcher stays reachable as ``.dispatcher`` and its attributes through this object.
+    """
+
+    def __init__(self, dispatcher: Any) -> None:
+        self.dispatcher = dispatcher
+        self.__doc__ = dispatcher.__doc__
+        self.__name__ = getattr(dispatcher, "__name__", "kernel")
+
+    def __call__(self, *args: Any) -> Any:
+        with _PARALLEL_LOCK:
+            return self.dispatcher(*args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.dispatcher, name)
+
+
 def njit(*args: Any, **kwargs: Any) -> Callable[..., Any]:
     """``numba.njit`` with tinyconv's defaults (``cache=True``, ``error_model="numpy"``).
 
     Use as ``@njit`` or ``@njit(parallel=True, fastmath=...)``; keyword arguments override
-    the defaults.
+    the defaults. A ``parallel=True`` kernel comes back as a ``LockedKernel``.
     """
     options = {"cache": True, "error_model": "numpy", "nogil": True}
     if args and callable(args[0]) and len(args) == 1 and not kwargs:
         return numba.njit(**options)(args[0])
     options.update(kwargs)
-    return numba.njit(*args, **options)
+    compiled = numba.njit(*args, **options)
+    if not kwargs.get("parallel"):
+        return compiled
+    if args and callable(args[0]):  # njit(fn, parallel=True)
+        return LockedKernel(compiled)
+    return lambda fn: LockedKernel(compiled(fn))
 
 
 def slp_njit(signatures: Any, **kwargs: Any) -> Callable[..., Any]:

@@ -42,6 +42,16 @@ def _cols(off: int, SW: int, W: int, out_w: int) -> tuple[int, int]:
     return lo, hi
 
 
+@njit
+def _tap_cols(FW: int, DW: int, pl: int, SW: int, W: int, out_w: int) -> tuple[Any, Any]:
+    """For every kernel column j: the outputs [LO[j], HI[j]) whose tap j reads inside the
+    input row (``_cols`` with the tap's offset j*DW - pl)."""
+    LO, HI = np.empty(FW, np.int64), np.empty(FW, np.int64)
+    for j in range(FW):
+        LO[j], HI[j] = _cols(j * DW - pl, SW, W, out_w)
+    return LO, HI
+
+
 @njit(parallel=True, fastmath=True)
 def _forward(
     xf: Any, xs: Any, H: int, W: int, Wt: Any, b: Any, y: Any, m: int,
@@ -52,9 +62,7 @@ def _forward(
     sN, sC, sH, sW = xs[0], xs[1], xs[2], xs[3]
     yf = y.reshape(-1)
     u = np.uint64
-    LO, HI = np.empty(FW, np.int64), np.empty(FW, np.int64)
-    for j in range(FW):
-        LO[j], HI[j] = _cols(j * DW - pl, SW, W, out_w)
+    LO, HI = _tap_cols(FW, DW, pl, SW, W, out_w)
     for task in prange(N * FN):
         n, f = task // FN, task % FN
         c = f // m
@@ -91,9 +99,7 @@ def _data_grad(
     sN, sF, sH, sW = ds[0], ds[1], ds[2], ds[3]
     dxf = dx.reshape(-1)
     u = np.uint64
-    LO, HI = np.empty(FW, np.int64), np.empty(FW, np.int64)
-    for j in range(FW):
-        LO[j], HI[j] = _cols(j * DW - pl, SW, W, out_w)
+    LO, HI = _tap_cols(FW, DW, pl, SW, W, out_w)
     for task in prange(N * C):
         n, c = task // C, task % C
         plane = u((n * C + c) * H * W)

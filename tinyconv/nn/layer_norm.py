@@ -2,8 +2,8 @@
 
 Parameter and buffer names are PyTorch's (``weight``, ``bias``; InstanceNorm's
 ``running_mean``, ``running_var``, ``num_batches_tracked`` when tracking), so state dicts
-line up with torchvision's. The arithmetic is in ``tinyconv/ops/layer_norm.py`` and
-``group_norm.py``.
+line up with torchvision's; ``norm_state.py`` creates them, as for BatchNorm. The arithmetic
+is in ``tinyconv/ops/layer_norm.py`` and ``group_norm.py``.
 """
 
 from __future__ import annotations
@@ -12,25 +12,22 @@ import numbers
 from collections.abc import Sequence
 from typing import Any
 
-import numpy
-
 from .. import functional as F
 from ..backend import resolve_dtype
 from ..tensor import Tensor
 from .linear import check_positive_int
-from .module import Module, Parameter
+from .module import Module
+from .norm_state import add_affine, add_running_stats, check_channels, check_eps
 
 
-def _check_eps(layer: str, eps: Any) -> float:
-    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or eps <= 0:
-        raise ValueError(
-            f"{layer}: invalid value for argument `eps`. Expected a strictly positive number. "
-            f"Received eps={eps!r}."
-        )
-    return float(eps)
+class _SameShape(Module):
+    """A layer whose output has its input's shape (for ``summary``)."""
+
+    def output_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(in_shape)
 
 
-class LayerNorm(Module):
+class LayerNorm(_SameShape):
     """Layer normalisation over the last dimensions (Ba et al., 2016).
 
     y = (x - E[x]) / sqrt(Var[x] + eps) * weight + bias over the trailing
@@ -65,24 +62,12 @@ class LayerNorm(Module):
         self.normalized_shape = tuple(
             check_positive_int(name, "normalized_shape", s) for s in shape
         )
-        self.eps = _check_eps(name, eps)
+        self.eps = check_eps(name, eps)
         self.elementwise_affine = bool(elementwise_affine)
-        dt = resolve_dtype(dtype)
-        if self.elementwise_affine:
-            self.weight = Parameter(numpy.ones(self.normalized_shape, dtype=dt))
-            if bias:
-                self.bias = Parameter(numpy.zeros(self.normalized_shape, dtype=dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        add_affine(self, self.normalized_shape, resolve_dtype(dtype), self.elementwise_affine, bias)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
-
-    def output_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
-        return tuple(in_shape)
 
     def extra_repr(self) -> str:
         return (
@@ -122,15 +107,11 @@ class LayerNorm2d(LayerNorm):
         super().__init__(num_channels, eps, elementwise_affine, bias, dtype)
 
     def forward(self, x: Tensor) -> Tensor:
-        C = self.normalized_shape[0]
-        if x.ndim < 2 or x.shape[1] != C:
-            raise ValueError(
-                f"{self!r}: expected input (N, {C}, *) with {C} channels, got {x.shape}"
-            )
+        check_channels(self, x, self.normalized_shape[0])
         return F.channel_layer_norm(x, self.weight, self.bias, self.eps)
 
 
-class GroupNorm(Module):
+class GroupNorm(_SameShape):
     """Group normalisation (Wu & He, 2018): C channels in num_groups groups, per sample.
 
     Args:
@@ -166,29 +147,13 @@ class GroupNorm(Module):
                 "GroupNorm: invalid value for argument `num_groups`. Expected a divisor of "
                 f"num_channels={num_channels}. Received num_groups={num_groups!r}."
             )
-        self.eps = _check_eps("GroupNorm", eps)
+        self.eps = check_eps("GroupNorm", eps)
         self.affine = bool(affine)
-        dt = resolve_dtype(dtype)
-        if self.affine:
-            self.weight = Parameter(numpy.ones(self.num_channels, dtype=dt))
-            if bias:
-                self.bias = Parameter(numpy.zeros(self.num_channels, dtype=dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        add_affine(self, (self.num_channels,), resolve_dtype(dtype), self.affine, bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.ndim < 2 or x.shape[1] != self.num_channels:
-            raise ValueError(
-                f"{self!r}: expected input (N, {self.num_channels}, *) with "
-                f"{self.num_channels} channels, got {x.shape}"
-            )
+        check_channels(self, x, self.num_channels)
         return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
-
-    def output_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
-        return tuple(in_shape)
 
     def extra_repr(self) -> str:
         return (
@@ -197,7 +162,7 @@ class GroupNorm(Module):
         )
 
 
-class _InstanceNorm(Module):
+class _InstanceNorm(_SameShape):
     """InstanceNorm1d/2d: PyTorch's defaults (no affine, no running statistics)."""
 
     _dims = 2
@@ -214,7 +179,7 @@ class _InstanceNorm(Module):
         super().__init__()
         name = type(self).__name__
         self.num_features = check_positive_int(name, "num_features", num_features)
-        self.eps = _check_eps(name, eps)
+        self.eps = check_eps(name, eps)
         if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real):
             raise ValueError(
                 f"{name}: invalid value for argument `momentum`. Expected a number in [0, 1]. "
@@ -224,21 +189,8 @@ class _InstanceNorm(Module):
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
         dt = resolve_dtype(dtype)
-        C = self.num_features
-        if self.affine:
-            self.weight = Parameter(numpy.ones(C, dtype=dt))
-            self.bias = Parameter(numpy.zeros(C, dtype=dt))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if self.track_running_stats:
-            self.register_buffer("running_mean", Tensor(numpy.zeros(C, dtype=dt)))
-            self.register_buffer("running_var", Tensor(numpy.ones(C, dtype=dt)))
-            self.register_buffer("num_batches_tracked", Tensor(numpy.array(0, dtype=numpy.int64)))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
+        add_affine(self, (self.num_features,), dt, self.affine)
+        add_running_stats(self, self.num_features, dt, self.track_running_stats)
 
     def forward(self, x: Tensor) -> Tensor:
         d, C = self._dims, self.num_features
@@ -258,9 +210,6 @@ class _InstanceNorm(Module):
             use_input_stats, self.momentum, self.eps,
         )  # fmt: skip
         return y.squeeze(0) if unbatched else y
-
-    def output_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
-        return tuple(in_shape)
 
     def extra_repr(self) -> str:
         return (

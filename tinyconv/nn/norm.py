@@ -10,13 +10,12 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
-import numpy
-
 from .. import functional as F
 from ..backend import resolve_dtype
 from ..tensor import Tensor
 from .linear import check_positive_int
-from .module import Module, Parameter
+from .module import Module
+from .norm_state import add_affine, add_running_stats, check_eps
 
 
 class _BatchNorm(Module):
@@ -36,11 +35,7 @@ class _BatchNorm(Module):
         super().__init__()
         name = type(self).__name__
         self.num_features = check_positive_int(name, "num_features", num_features)
-        if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or eps <= 0:
-            raise ValueError(
-                f"{name}: invalid value for argument `eps`. Expected a strictly positive "
-                f"number. Received eps={eps!r}."
-            )
+        self.eps = check_eps(name, eps)
         if momentum is not None and (
             isinstance(momentum, bool)
             or not isinstance(momentum, numbers.Real)
@@ -50,26 +45,12 @@ class _BatchNorm(Module):
                 f"{name}: invalid value for argument `momentum`. Expected a number in [0, 1] "
                 f"(or None for a cumulative average). Received momentum={momentum!r}."
             )
-        self.eps = float(eps)
         self.momentum = None if momentum is None else float(momentum)
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
         dt = resolve_dtype(dtype)
-        C = self.num_features
-        if self.affine:  # gamma = 1, beta = 0 (PyTorch's init)
-            self.weight = Parameter(numpy.ones(C, dtype=dt))
-            self.bias = Parameter(numpy.zeros(C, dtype=dt))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if self.track_running_stats:
-            self.register_buffer("running_mean", Tensor(numpy.zeros(C, dtype=dt)))
-            self.register_buffer("running_var", Tensor(numpy.ones(C, dtype=dt)))
-            self.register_buffer("num_batches_tracked", Tensor(numpy.array(0, dtype=numpy.int64)))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
+        add_affine(self, (self.num_features,), dt, self.affine)  # gamma = 1, beta = 0
+        add_running_stats(self, self.num_features, dt, self.track_running_stats)
 
     def reset_running_stats(self) -> None:
         """Running mean 0, running variance 1, no batches seen."""

@@ -29,6 +29,7 @@ from typing import Any
 from ..ops.loss import cross_entropy
 from ..tensor import Tensor
 from ..train import Callback
+from . import interrupt
 
 KEEP_EVENTS = 50_000  # events replayed to a page that connects late
 QUEUE_SIZE = 10_000  # events a slow page may lag behind before it is dropped
@@ -164,6 +165,7 @@ class LiveTraining(Callback):
         self.hub.publish("begin", {"epochs": logs.get("epochs"), "start": logs.get("start_epoch")})
 
     def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
+        interrupt.raise_if_pending()  # a Ctrl-C dropped inside a C callback stops here
         self.step += 1
         acc, self._batch_acc = self._batch_acc, None
         self.hub.publish(

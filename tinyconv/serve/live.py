@@ -19,6 +19,7 @@ from typing import Any
 
 from ..backend import default_rng
 from ..nn import Module, build_module
+from . import interrupt
 from .api import Playground
 from .events import EventHub, LiveTraining
 from .server import (
@@ -78,6 +79,7 @@ class LiveSession:
         print(f"Training done; serving the model at {self.url}  (Ctrl-C to stop)", flush=True)
         try:
             while self.thread.is_alive():
+                interrupt.raise_if_pending()
                 self.thread.join(0.5)
         except KeyboardInterrupt:
             print("\nstopped", file=sys.stderr)

@@ -29,6 +29,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from . import interrupt
 from .api import ApiError, Playground
 from .events import EventHub
 
@@ -394,12 +395,15 @@ def stop_on_ctrl_c() -> None:
     A process started in the background by a non-interactive shell (``cmd &`` in a script, a
     test runner launched that way) inherits SIGINT set to "ignore", and Python then installs
     no handler: a server that says "Ctrl-C to stop" would never stop on it. The servers call
-    this before they wait; it does nothing outside the main thread.
+    this before they wait; it does nothing outside the main thread. The handler also remembers
+    the interrupt (``interrupt.pending``), for one raised where Python drops it.
     """
     if threading.current_thread() is not threading.main_thread():
         return
-    if signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, signal.SIG_DFL, None):
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    current = signal.getsignal(signal.SIGINT)
+    if current in (signal.SIG_IGN, signal.SIG_DFL, None, signal.default_int_handler):
+        signal.signal(signal.SIGINT, interrupt.handle_sigint)  # raises and remembers
+        interrupt.quiet_dropped_interrupts()
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
