@@ -178,3 +178,37 @@ def test_generated_tiles_are_up_to_date():
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_the_other_tile_variant_equals_the_reference():
+    """Both generated tile shapes (8 floats per vector, AVX2; 16, AVX-512) are checked on any
+    machine: the one this host does not choose runs in a subprocess, forced by
+    TINYCONV_VECTOR_WIDTH, through the same comparisons with the reference and PyTorch."""
+    import os
+
+    from tinyconv.kernels import conv_tiles
+
+    other = "8" if conv_tiles.WIDTH == 16 else "16"
+    if other == "16":  # an AVX2 machine cannot run AVX-512 code: only 8 is checked there
+        pytest.skip("the 16-float tiles need an AVX-512 CPU")
+    env = dict(os.environ, TINYCONV_VECTOR_WIDTH=other)
+    r = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__,
+         "-k", "direct_kernel or tile_width_matches"],
+        capture_output=True, text=True, check=False, env=env, cwd=ROOT,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    passed = int(r.stdout.strip().splitlines()[-1].split(" passed")[0].split()[-1])
+    assert passed >= len(CASES) + 4, r.stdout[-500:]
+
+
+def test_tile_shapes_follow_the_vector_width(monkeypatch):
+    from tinyconv.kernels import _jit, conv_tiles
+
+    assert conv_tiles.WIDTH in (8, 16)
+    assert conv_tiles.SHAPE == (conv_tiles.OB, conv_tiles.L, conv_tiles.TT, conv_tiles.LT)
+    monkeypatch.setenv("TINYCONV_VECTOR_WIDTH", "8")
+    assert _jit.vector_width() == 8
+    monkeypatch.setenv("TINYCONV_VECTOR_WIDTH", "12")
+    with pytest.raises(ValueError, match="TINYCONV_VECTOR_WIDTH must be 8 or 16"):
+        _jit.vector_width()

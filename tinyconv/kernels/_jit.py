@@ -94,6 +94,27 @@ def njit(*args: Any, **kwargs: Any) -> Callable[..., Any]:
     return lambda fn: LockedKernel(compiled(fn))
 
 
+def vector_width() -> int:
+    """Floats per SIMD register in the code Numba compiles here: 16 with AVX-512, else 8.
+
+    Read from the CPU LLVM compiles for (the host, or ``$NUMBA_CPU_NAME`` when set, e.g.
+    ``generic`` for a portable cache: then 8). ``$TINYCONV_VECTOR_WIDTH=8`` forces the
+    8-float tile shapes (tests use it to check both variants on one machine); the generated
+    tiles in ``conv_tiles.py`` are chosen by it.
+    """
+    forced = os.environ.get("TINYCONV_VECTOR_WIDTH", "").strip()
+    if forced:
+        if forced not in ("8", "16"):
+            raise ValueError(f"TINYCONV_VECTOR_WIDTH must be 8 or 16, got {forced!r}")
+        return int(forced)
+    if numba.config.CPU_NAME and numba.config.CPU_NAME != "host":
+        features = numba.config.CPU_FEATURES or ""
+        return 16 if "+avx512f" in features else 8
+    import llvmlite.binding as ll  # noqa: PLC0415
+
+    return 16 if ll.get_host_cpu_features().get("avx512f", False) else 8
+
+
 def slp_njit(signatures: Any, **kwargs: Any) -> Callable[..., Any]:
     """``njit`` compiled at once for ``signatures`` with LLVM's SLP vectoriser switched on.
 
