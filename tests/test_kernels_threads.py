@@ -108,7 +108,13 @@ def case_conv3x3() -> Arrays:
     w = tinyconv.tensor(r.standard_normal((16, 16, 3, 3)).astype(np.float32), requires_grad=True)
     y = F.conv2d(x, w, None, 1, 1)
     y.backward(tinyconv.tensor(r.standard_normal(y.shape).astype(np.float32)))
-    return [y.numpy().copy(), *_grads(x, w)]
+    out = [y.numpy().copy(), *_grads(x, w)]
+    from tinyconv.ops.fused import ConvRelu  # the fused Conv2d -> ReLU on the same kernels
+
+    x.grad = w.grad = None
+    y = ConvRelu.apply(x, w, None, pads=(1, 1, 1, 1), dilation=(1, 1))
+    y.backward(tinyconv.tensor(r.standard_normal(y.shape).astype(np.float32)))
+    return [*out, y.numpy().copy(), *_grads(x, w)]
 
 
 def case_conv_transpose() -> Arrays:

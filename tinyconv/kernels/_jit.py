@@ -8,14 +8,21 @@ when the kernels are off, so ``import tinyconv`` does not pay Numba's import tim
   never beside the installed package, unless ``$NUMBA_CACHE_DIR`` says otherwise. That cache
   is Numba's own (an index it writes and reads itself, like a ``.pyc``); no model or data
   file is ever read through it.
-* Threads: Numba's ``workqueue`` layer, unless ``$NUMBA_THREADING_LAYER`` is set. The
-  default OpenMP layer and OpenBLAS's pool spin against each other on few cores (medians
-  2-8x their minima, measured on 2 cores); the workqueue layer does not.
+* Threads: Numba's OpenMP layer where it loads, else TBB, else ``workqueue``
+  (``$NUMBA_THREADING_LAYER_PRIORITY`` = ``omp tbb workqueue``), unless
+  ``$NUMBA_THREADING_LAYER`` or that priority is set. The workqueue layer wakes sleeping
+  workers for every parallel region and the main thread does not take part: 73 us per empty
+  region at 2 threads (2 us with OpenMP), and its two workers often land on one core for
+  several steps after an idle moment (AMD EPYC Zen 5, 2 cores: DeepConvNet step median 44 ms
+  on workqueue, 33 ms on OpenMP, 31 ms on TBB; minima 30-34 ms). An earlier prototype saw
+  OpenMP's spinning threads fight OpenBLAS's pool; the kernels now hold BLAS to one thread
+  where both run, and the side-by-side benchmarks pause between systems.
 * ``njit``: ``numba.njit`` with ``cache=True`` and ``error_model="numpy"`` (the default
   "python" model keeps every loop with a division from being vectorised).
-* One parallel kernel at a time: the workqueue layer is not thread-safe; a ``parallel=True``
-  kernel entered from two Python threads at once aborts the process ("Concurrent access has
-  been detected"), and ``tinyconv serve`` answers requests on several threads. ``njit`` with
+* One parallel kernel at a time: the workqueue layer (the fallback) is not thread-safe; a
+  ``parallel=True`` kernel entered from two Python threads at once aborts the process
+  ("Concurrent access has been detected"), and ``tinyconv serve`` answers requests on several
+  threads; two OpenMP teams at once would also oversubscribe the cores. ``njit`` with
   ``parallel=True`` returns the kernel behind one process-wide lock (each call uses every
   Numba thread anyway, so callers only queue).
 """
@@ -45,7 +52,9 @@ def cache_dir() -> Path:
 
 # Numba reads these when it is imported: set them first, keeping what the user chose.
 os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir()))
-os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    os.environ["NUMBA_THREADING_LAYER"] = "default"  # the first of the priority list that loads
+    os.environ.setdefault("NUMBA_THREADING_LAYER_PRIORITY", "omp tbb workqueue")
 
 import numba  # noqa: E402
 

@@ -159,6 +159,31 @@ def _unpack(out: Any, Qp: int, b: Any, y: Any, Hs: int, Ws: int) -> None:
                 yf[dst + u(w)] = out[src + u(w)] + bias
 
 
+@njit(parallel=True)
+def _unpack_relu(
+    out: Any, Qp: int, b: Any, y: Any, mask: Any, keep: bool, Hs: int, Ws: int
+) -> None:
+    """``_unpack`` followed by the ReLU: y = max(out + b, 0); mask = y > 0 when ``keep``."""
+    N, F, oh, ow = y.shape
+    yf = y.reshape(-1)
+    mf = mask.reshape(-1)
+    u = np.uint64
+    zero = np.float32(0)
+    for t in prange(N * F):
+        n = t // F
+        f = t - n * F
+        bias = b[f]
+        for h in range(oh):
+            src = u(f * Qp + (n * Hs + h) * Ws)
+            dst = u((t * oh + h) * ow)
+            for w in range(ow):
+                v = max(out[src + u(w)] + bias, zero)
+                yf[dst + u(w)] = v
+            if keep:
+                for w in range(ow):
+                    mf[dst + u(w)] = yf[dst + u(w)] > zero
+
+
 def _tile_weights(Wk: Any, OB: int) -> tuple[Any, int]:
     """W (FN, K) -> wt with wt[(ob*K + k)*OB + o] = W[ob*OB + o, k] (FN padded with zeros)."""
     FN, K = Wk.shape
@@ -199,6 +224,46 @@ def supported(x: Any, W: Any, stride: Pair, pads: Pads, dilation: Pair, groups: 
 def conv_forward(x: Any, W: Any, b: Any, pads: Pads, dilation: Pair) -> tuple[Any, Any]:
     """y (N, FN, out_h, out_w) float32 C-contiguous = conv2d(x, W, b) at stride 1, and xs,
     x on the gap grid (what ``conv_weight_grad`` reads: keep it instead of x)."""
+    return _forward(x, W, b, pads, dilation, None)
+
+
+def conv_relu_forward(
+    x: Any, W: Any, b: Any, pads: Pads, dilation: Pair, keep_mask: bool
+) -> tuple[Any, Any, Any]:
+    """y = relu(conv2d(x, W, b)) at stride 1 (the ReLU applied as the outputs leave the
+    grid: no pass of its own), xs as in ``conv_forward``, and the ReLU mask y > 0 as uint8
+    of y's shape when ``keep_mask`` (what ``relu_grad`` takes), else None."""
+    mask = None
+    if keep_mask:
+        g = Grid(x.shape, W.shape[2], W.shape[3], pads, dilation)
+        mask = np.empty((x.shape[0], W.shape[0], g.out_h, g.out_w), np.uint8)
+    y, xs = _forward(x, W, b, pads, dilation, mask, relu=True)
+    return y, xs, mask
+
+
+def relu_grad(dy: Any, mask: Any) -> Any:
+    """dy where mask (the uint8 of ``conv_relu_forward``), else 0: float32, C-contiguous."""
+    g = np.empty(mask.shape, np.float32)
+    _mask_grad(np.ascontiguousarray(dy, np.float32).reshape(-1), mask.reshape(-1), g.reshape(-1))
+    return g
+
+
+@njit(parallel=True)
+def _mask_grad(dy: Any, mask: Any, g: Any) -> None:
+    """g = dy * mask, in chunks of 16 K elements on all threads."""
+    n = g.shape[0]
+    u = np.uint64
+    for c in prange((n + 16383) // 16384):
+        lo = c * 16384
+        hi = min(lo + 16384, n)
+        for i in range(u(lo), u(hi)):
+            g[i] = dy[i] if mask[i] else np.float32(0)
+
+
+def _forward(
+    x: Any, W: Any, b: Any, pads: Pads, dilation: Pair, mask: Any, relu: bool = False
+) -> tuple[Any, Any]:
+    """conv_forward's body; ``relu``: y = max(y, 0), and mask = y > 0 unless mask is None."""
     FN, C, FH, FW = W.shape
     g = Grid(x.shape, FH, FW, pads, dilation)
     xs = g.pack(x)
@@ -209,7 +274,12 @@ def conv_forward(x: Any, W: Any, b: Any, pads: Pads, dilation: Pair) -> tuple[An
     conv_tiles.tile_products(xs, wt, g.offs, out, nob, g.Qp)
     y = np.empty((g.N, FN, g.out_h, g.out_w), np.float32)
     bias = np.zeros(FN, np.float32) if b is None else np.asarray(b, np.float32)
-    _unpack(out, g.Qp, bias, y, g.Hs, g.Ws)
+    if relu:
+        keep = mask is not None
+        m = mask if keep else np.empty((1, 1, 1, 1), np.uint8)
+        _unpack_relu(out, g.Qp, bias, y, m, keep, g.Hs, g.Ws)
+    else:
+        _unpack(out, g.Qp, bias, y, g.Hs, g.Ws)
     return y, xs
 
 

@@ -15,6 +15,13 @@ Conv2d -> ReLU -> MaxPool2d becomes ``ops.fused.conv2d_relu_max_pool2d`` when:
 Anything else runs layer by layer, as without the kernels. Training and eval fuse alike
 (none of the three layers behaves differently in eval).
 
+Conv2d -> ReLU (when no pool follows that the rule above fuses) becomes ``ops.fused.ConvRelu``
+when the convolution runs on the compiled 3x3 kernels (``ops.conv._use_direct_kernel``: float32
+NumPy, stride 1, one group, 3x3, 1 or 16-64 channels), under the same hook, class and tracer
+conditions: the ReLU is applied as the outputs leave the kernels' grid, and its backward is
+one masking pass before the convolution's (DeepConvNet has six such pairs). The values are
+the layers' own, bit for bit (the same products, then max(y, 0)).
+
 Conv2d -> BatchNorm2d (-> ReLU) in evaluation mode (``conv_bn``): a batch norm that uses its
 running statistics is a per-channel affine map y * a + c of the convolution's output
 (``ops.norm.norm_affine``). The convolution runs as always, then one compiled pass
@@ -37,8 +44,8 @@ import numpy
 
 from .. import kernels
 from ..cast_policy import is_autocast_enabled
-from ..ops.conv import conv2d
-from ..ops.fused import ConvReluMaxPool, fusable
+from ..ops.conv import _use_direct_kernel, conv2d
+from ..ops.fused import ConvRelu, ConvReluMaxPool, fusable
 from ..ops.norm import norm_affine
 from ..tensor import Function, Tensor, is_grad_enabled
 from .activation import ReLU
@@ -79,6 +86,34 @@ def conv_relu_pool(layers: list[Module], i: int, x: Any) -> tuple[Any, int] | No
         return None
     y = ConvReluMaxPool.apply(x, conv.weight, conv.bias, padding=tuple(conv.padding), pool=K)
     return y, i + 3
+
+
+def conv_relu(layers: list[Module], i: int, x: Any) -> tuple[Any, int] | None:
+    """(relu(conv(x)), i + 2) for a Conv2d, ReLU at ``layers[i:]`` on the compiled 3x3
+    kernels; or None."""
+    if i + 2 > len(layers):
+        return None
+    conv, act = layers[i : i + 2]
+    if type(conv) is not Conv2d or type(act) is not ReLU:
+        return None
+    if conv._forward_hooks or act._forward_hooks or _tracing():
+        return None
+    if not kernels.enabled() or is_autocast_enabled() or not isinstance(x, Tensor):
+        return None
+    if x.ndim != 4 or x.shape[0] == 0 or isinstance(conv.padding, str):
+        return None
+    P = (conv.padding, conv.padding) if isinstance(conv.padding, int) else tuple(conv.padding)
+    pads = (P[0], P[0], P[1], P[1])
+    w, b = conv.weight, conv.bias
+    if x.shape[1] != w.shape[1] * conv.groups or (b is not None and b.dtype != w.dtype):
+        return None  # conv2d's own checks give the error
+    if x.shape[2] + 2 * P[0] < w.shape[2] or x.shape[3] + 2 * P[1] < w.shape[3]:
+        return None
+    if not _use_direct_kernel(x.data, w.data, tuple(conv.stride), pads, tuple(conv.dilation),
+                              conv.groups):  # fmt: skip
+        return None
+    y = ConvRelu.apply(x, w, b, pads=pads, dilation=tuple(conv.dilation))
+    return y, i + 2
 
 
 def _tracing() -> bool:
@@ -161,8 +196,11 @@ def conv_bn_relu(layers: list[Module], i: int, x: Any) -> tuple[Any, int] | None
 
 def _conv_runs(layers: list[Module], i: int, x: Any) -> tuple[Any, int] | None:
     """The fused runs that start with a Conv2d, the first that applies."""
-    done = conv_relu_pool(layers, i, x)
-    return done if done is not None else conv_bn_relu(layers, i, x)
+    for rule in (conv_relu_pool, conv_relu, conv_bn_relu):
+        done = rule(layers, i, x)
+        if done is not None:
+            return done
+    return None
 
 
 SEQUENTIAL_FUSIONS[Conv2d] = _conv_runs

@@ -27,6 +27,7 @@ import numpy as np
 
 from .. import kernels
 from ..cast_policy import is_autocast_enabled
+from ..dtypes import sum32
 from ..tensor import Function, Tensor
 from .activation import relu
 from .conv import conv2d
@@ -74,6 +75,49 @@ class ConvReluMaxPool(Function):
             dW if self.needs_input_grad[1] else None,
             db if len(self.needs_input_grad) > 2 and self.needs_input_grad[2] else None,
         )
+
+
+class ConvRelu(Function):
+    """y = relu(conv2d(x, W, b, padding)) at stride 1 on the compiled 3x3 kernels.
+
+    x (N, C, H, W), W (FN, C, FH, FW), b (FN,) or None -> y (N, FN, out_h, out_w) float32.
+    The ReLU is applied as the outputs leave the kernels' grid (``kernels/conv3x3.py:
+    conv_relu_forward``), so it costs no pass and no array of its own. Saved for backward:
+    x on the kernels' grid (for dW), W (for dx) and the ReLU mask (uint8). Backward: g = dy
+    where y > 0 (one pass), then the convolution's own backward on g.
+    """
+
+    def forward(self, x: Any, W: Any, b: Any, *, pads: tuple[int, int, int, int],
+                dilation: Pair) -> Any:  # fmt: skip
+        from ..kernels.conv3x3 import conv_relu_forward  # noqa: PLC0415  (numba)
+
+        keep = any(self.needs_input_grad)
+        y, xs, mask = conv_relu_forward(x, W, b, pads, dilation, keep)
+        self.save_for_backward(
+            xs if self.needs_input_grad[1] else None,
+            W if self.needs_input_grad[0] else None,
+            mask,
+            (x.shape, W.shape, pads, dilation),
+        )
+        return y
+
+    def backward(self, dout: Any) -> tuple[Any, Any, Any]:
+        from ..kernels.conv3x3 import (  # noqa: PLC0415  (numba)
+            conv_data_grad,
+            conv_weight_grad,
+            relu_grad,
+        )
+
+        xs, W, mask, (x_shape, W_shape, pads, dilation) = self.saved
+        g = relu_grad(dout, mask)
+        dx = dW = db = None
+        if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
+            db = sum32(g, axis=(0, 2, 3))
+        if self.needs_input_grad[1]:
+            dW = conv_weight_grad(xs, x_shape, g, W_shape, pads, dilation)
+        if self.needs_input_grad[0]:
+            dx = conv_data_grad(g, W, pads, dilation)
+        return dx, dW, db
 
 
 def fusable(x: Tensor, weight: Tensor, bias: Tensor | None, padding: Pair, pool: int) -> bool:
