@@ -136,6 +136,14 @@ def case_col2im() -> Arrays:
     return [y.numpy().copy(), *_grads(x, w)]
 
 
+def case_pool() -> Arrays:
+    r = _rng(7)
+    x = tinyconv.tensor(r.standard_normal((5, 7, 13, 12)).astype(np.float32), requires_grad=True)
+    y = F.max_pool2d(x, 2)
+    y.backward(tinyconv.tensor(r.standard_normal(y.shape).astype(np.float32)))
+    return [y.numpy().copy(), *_grads(x)]
+
+
 CASES: dict[str, Callable[[], Arrays]] = {
     "channel_affine": case_channel_affine,
     "col2im": case_col2im,
@@ -146,6 +154,7 @@ CASES: dict[str, Callable[[], Arrays]] = {
     "fused_conv": case_fused_conv,
     "loss": case_loss,
     "optim": case_optim,
+    "pool": case_pool,
 }
 
 

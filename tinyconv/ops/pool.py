@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .. import kernels
 from ..backend import get_array_module
 from ..dtypes import as_bits, is_low_precision, order_key
 from ..tensor import Function, Tensor, is_grad_enabled
@@ -140,7 +141,9 @@ class MaxPool(Function):
     gradient where the argmax points and zero elsewhere, with no zero-filling and no adding.
     It runs chunk by chunk (of images, or of channels when x is channel-major) on all
     threads. There, 16-bit inputs are compared as int16 keys that sort like the floats
-    (``order_key``): NumPy's float16 comparisons are many times slower.
+    (``order_key``): NumPy's float16 comparisons are many times slower. With the compiled
+    kernels on, that case runs in ``kernels/pool.py`` for C-contiguous float32/float64
+    arrays (each window read once, the same values and argmax).
     """
 
     def forward(
@@ -162,8 +165,6 @@ class MaxPool(Function):
         shape = (*x.shape[:2], *out_hw)  # (N, C, out_h, out_w), in the layout of x
         y = _empty(xp, shape, x.dtype, channel_major)
         arg = _empty(xp, shape, index_dtype, channel_major) if need_arg else None
-        if need_arg:
-            arg[...] = 0
         taps = [(k, a * dilation[0], b * dilation[1]) for k, a, b in _offsets(kernel)]
         tiled = (
             stride == kernel
@@ -181,7 +182,16 @@ class MaxPool(Function):
                     xp.maximum(arg, better(col, y) * index_dtype(k), out=arg)
                 pick(y, col, out=y)
 
-        if tiled:
+        self.compiled = tiled and _compiled_pool(x, index_dtype)
+        if arg is not None and not self.compiled:
+            arg[...] = 0
+        if self.compiled:  # kernels/pool.py: each window read once
+            from ..kernels.pool import pool_forward  # noqa: PLC0415  (numba)
+
+            keep = arg is not None
+            a = arg if keep else xp.empty((1, 1, 1, 1), xp.int8)
+            pool_forward(x, y, a, kernel[0], kernel[1], mode == "min", keep)
+        elif tiled:
             low = is_low_precision(x.dtype)
 
             def chunk(i: tuple[slice, ...]) -> None:
@@ -223,6 +233,12 @@ class MaxPool(Function):
         arg, x_shape, kernel, stride, padding, out_hw, tiled, channel_major, dilation = self.saved
         xp = get_array_module(dout)
         dout = _same_layout(xp, dout, channel_major)  # (a small copy after a flatten)
+        if self.compiled:
+            from ..kernels.pool import pool_backward  # noqa: PLC0415  (numba)
+
+            dx = xp.empty(x_shape, dout.dtype)
+            pool_backward(xp.ascontiguousarray(dout), arg, dx, kernel[0], kernel[1])
+            return dx
         if tiled:
             H, W = x_shape[2:]
             dx = _empty(xp, x_shape, dout.dtype, channel_major)  # dx in the layout of x
@@ -250,6 +266,15 @@ class MaxPool(Function):
 
         for_chunks(chunk_general, dx, axis=1 if channel_major else 0)
         return dx
+
+
+def _compiled_pool(x: Any, index_dtype: Any) -> bool:
+    """Whether ``kernels/pool.py`` pools x (the kernels on, and its ``supported``)."""
+    if not kernels.enabled():
+        return False
+    from ..kernels.pool import supported  # noqa: PLC0415  (numba)
+
+    return supported(x, index_dtype)
 
 
 def _flat_indices(
