@@ -195,12 +195,16 @@ class Conv2d(Function):
         return y
 
     def _direct_backward(self, dout: Any) -> tuple[Any, Any, Any]:
-        from ..kernels.conv3x3 import conv_data_grad, conv_weight_grad  # noqa: PLC0415
+        from ..kernels.conv3x3 import (  # noqa: PLC0415  (numba)
+            bias_grad,
+            conv_data_grad,
+            conv_weight_grad,
+        )
 
         xs, W, (x_shape, W_shape, pads, dilation) = self.saved
         dx = dW = db = None
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
-            db = sum32(dout, axis=(0, 2, 3))  # (FN,)
+            db = bias_grad(dout)  # (FN,): plane sums in float64, as ConvRelu's
         if self.needs_input_grad[1]:
             dW = conv_weight_grad(xs, x_shape, dout, W_shape, pads, dilation)
         if self.needs_input_grad[0]:

@@ -27,7 +27,6 @@ import numpy as np
 
 from .. import kernels
 from ..cast_policy import is_autocast_enabled
-from ..dtypes import sum32
 from ..tensor import Function, Tensor
 from .activation import relu
 from .conv import conv2d
@@ -84,7 +83,7 @@ class ConvRelu(Function):
     The ReLU is applied as the outputs leave the kernels' grid (``kernels/conv3x3.py:
     conv_relu_forward``), so it costs no pass and no array of its own. Saved for backward:
     x on the kernels' grid (for dW), W (for dx) and the ReLU mask (uint8). Backward: g = dy
-    where y > 0 (one pass), then the convolution's own backward on g.
+    where y > 0 and db = the sums of g (one pass), then the convolution's dx and dW on g.
     """
 
     def forward(self, x: Any, W: Any, b: Any, *, pads: tuple[int, int, int, int],
@@ -109,10 +108,10 @@ class ConvRelu(Function):
         )
 
         xs, W, mask, (x_shape, W_shape, pads, dilation) = self.saved
-        g = relu_grad(dout, mask)
-        dx = dW = db = None
-        if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
-            db = sum32(g, axis=(0, 2, 3))
+        g, db = relu_grad(dout, mask)  # db: the sums of g, in the same pass
+        dx = dW = None
+        if not (len(self.needs_input_grad) > 2 and self.needs_input_grad[2]):
+            db = None
         if self.needs_input_grad[1]:
             dW = conv_weight_grad(xs, x_shape, g, W_shape, pads, dilation)
         if self.needs_input_grad[0]:
