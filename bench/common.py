@@ -239,15 +239,25 @@ def timings(times: dict[str, list[float]]) -> dict[str, dict[str, float]]:
 
 
 def alternate(
-    fns: dict[str, Callable[[], Any]], steps: int, warmup: int, round_steps: int = 5
+    fns: dict[str, Callable[[], Any]],
+    steps: int,
+    warmup: int,
+    round_steps: int = 5,
+    settle_s: float = 0.03,
 ) -> dict[str, list[float]]:
     """Time ``steps`` calls of each callable, in alternating rounds of ``round_steps`` calls.
 
     Each system first runs ``warmup`` untimed calls. The rounds alternate between the
     systems so that both see the same machine load, but a whole round runs at once, after a
-    short pause and one untimed call: a BLAS or OpenMP thread pool keeps spinning for a
-    while after its last call, and must not steal the cores from the other system's
-    timed steps (interleaving single steps made PyTorch's steps up to 3x slower).
+    short pause and ``settle_s`` seconds of untimed calls (at least one): a BLAS or OpenMP
+    thread pool keeps spinning for a while after its last call, and must not steal the cores
+    from the other system's timed steps (interleaving single steps made PyTorch's steps up to
+    3x slower). The untimed calls let the cores the pause left idle come back: on the
+    project's virtual machines a vCPU that idled 50 ms runs the next ~20-30 ms of work at
+    about half speed (measured: a 1 ms two-thread kernel took 2 ms for its first 5-7 calls
+    after a pause, and not with an idle-priority spinner keeping the vCPU busy), which a
+    round of 5 short steps would otherwise measure instead of the system. Every system gets
+    the same treatment; ``settle_s=0`` gives the old single untimed call.
     """
     for f in fns.values():
         for _ in range(warmup):
@@ -256,7 +266,10 @@ def alternate(
     while min(len(v) for v in out.values()) < steps:
         for k, f in fns.items():
             time.sleep(0.05)  # let the other system's idle threads go to sleep
+            t_end = time.perf_counter() + settle_s
             f()
+            while time.perf_counter() < t_end:
+                f()
             for _ in range(min(round_steps, steps - len(out[k]))):
                 t0 = time.perf_counter()
                 f()

@@ -121,3 +121,59 @@ def test_deep_convnet_step_is_the_same_fused_or_layer_by_layer():
     assert out[0][0] == out[1][0]
     for a, b in zip(out[0][1], out[1][1], strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+POOL_CASES = [
+    ((3, 16, 28, 28), 16, (1, 1), True),  # DeepConvNet's conv2
+    ((2, 19, 9, 11), 21, (2, 0), True),  # odd maps: the pool's floor drops a row / column
+    ((2, 32, 8, 8), 64, (1, 1), False),  # no bias
+]
+
+
+@pytest.mark.parametrize("case", POOL_CASES, ids=["deep", "odd", "nobias"])
+def test_conv_relu_pool_on_the_direct_kernels_equals_the_layers(case):
+    """Conv2d -> ReLU -> MaxPool2d(2) with many channels: ConvReluMaxPool on the 3x3 kernels,
+    the same bits as the three layers one by one (hooks), near the reference and PyTorch;
+    NaN and ties included."""
+    from tinyconv.ops.fused import ConvReluMaxPool
+
+    xs, FN, P, bias = case
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(xs).astype(np.float32)
+    x[0, :, :2, :2] = 0.0  # windows of equal (zero) outputs: ties
+    x[-1, 0, 3, 3] = np.nan  # a NaN spreads through the 3x3 taps
+    tinyconv.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(xs[1], FN, 3, padding=P, bias=bias), nn.ReLU(),
+                          nn.MaxPool2d(2))  # fmt: skip
+    with K.using("numba"):
+        xt = tinyconv.tensor(x, requires_grad=True)
+        assert isinstance(model(xt)._ctx, ConvReluMaxPool)
+        assert model(xt)._ctx.direct
+        shape = model(xt).shape
+        dy = rng.standard_normal(shape).astype(np.float32)
+        y, dx, grads, _ = _run(model, x, dy)
+        y1, dx1, grads1, _ = _run(model, x, dy, hook=True)
+    assert np.isnan(y).any() and (y == 0).any() and (y > 0).any()
+    np.testing.assert_array_equal(y, y1)
+    np.testing.assert_array_equal(dx, dx1)
+    for g, g1 in zip(grads, grads1, strict=True):
+        np.testing.assert_array_equal(g, g1)
+    ok = ~np.isnan(x).any(axis=(1, 2, 3))  # images without the NaN: against the reference
+    with K.using("numpy"):
+        yr, dxr, gradsr, _ = _run(model, x[ok], dy[ok])
+    with K.using("numba"):
+        yk, dxk, gradsk, _ = _run(model, x[ok], dy[ok])
+    np.testing.assert_allclose(yk, yr, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(dxk, dxr, rtol=1e-5, atol=1e-4)
+    for g, gr in zip(gradsk, gradsr, strict=True):
+        np.testing.assert_allclose(g, gr, rtol=1e-5, atol=1e-3)
+    conv = torch.nn.Conv2d(xs[1], FN, 3, padding=P, bias=bias)
+    with torch.no_grad():
+        conv.weight.copy_(torch.from_numpy(model[0].weight.numpy()))
+        if bias:
+            conv.bias.copy_(torch.from_numpy(model[0].bias.numpy()))
+    xt = torch.from_numpy(x[ok]).requires_grad_(True)
+    yt = torch.nn.functional.max_pool2d(torch.relu(conv(xt)), 2)
+    yt.backward(torch.from_numpy(dy[ok]))
+    np.testing.assert_allclose(yk, yt.detach().numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(dxk, xt.grad.numpy(), rtol=1e-4, atol=1e-3)

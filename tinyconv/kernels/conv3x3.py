@@ -177,8 +177,8 @@ def _unpack_relu(
             src = u(f * Qp + (n * Hs + h) * Ws)
             dst = u((t * oh + h) * ow)
             for w in range(ow):
-                v = max(out[src + u(w)] + bias, zero)
-                yf[dst + u(w)] = v
+                v = out[src + u(w)] + bias
+                yf[dst + u(w)] = v if (v > zero or v != v) else zero  # NumPy's maximum
             if keep:
                 for w in range(ow):
                     mf[dst + u(w)] = yf[dst + u(w)] > zero
@@ -288,6 +288,119 @@ def _plane_sums(dy: Any, sums: Any) -> None:
         for i in range(n):
             acc += dy[p, i]
         sums[p] = acc
+
+
+def conv_relu_pool_forward(
+    x: Any, W: Any, b: Any, pads: Pads, dilation: Pair, keep_arg: bool
+) -> tuple[Any, Any, Any]:
+    """y = max_pool2d(relu(conv2d(x, W, b)), 2) at stride 1: the ReLU and the 2x2 pool applied
+    as the outputs leave the grid (the convolution's output is never stored), xs as in
+    ``conv_forward``, and when ``keep_arg`` the int8 code of each window for backward: its
+    argmax k = 2a + b (first maximum, as the pool), plus 4 when that element passed the
+    ReLU (y > 0 there)."""
+    N, C, H, W_in = x.shape
+    FN = W.shape[0]
+    g = Grid(x.shape, W.shape[2], W.shape[3], pads, dilation)
+    xs = g.pack(x)
+    from . import conv_tiles  # noqa: PLC0415  (compiles on first use)
+
+    wt, nob = _tile_weights(np.asarray(W, np.float32).reshape(FN, -1), conv_tiles.OB)
+    out = _buffer("out", nob * conv_tiles.OB * g.Qp)
+    conv_tiles.tile_products(xs, wt, g.offs, out, nob, g.Qp)
+    y = np.empty((N, FN, g.out_h // 2, g.out_w // 2), np.float32)
+    arg = np.empty(y.shape if keep_arg else (1, 1, 1, 1), np.int8)
+    bias = np.zeros(FN, np.float32) if b is None else np.asarray(b, np.float32)
+    _unpack_relu_pool2(out, g.Qp, bias, y, arg, keep_arg, g.Hs, g.Ws)
+    return y, xs, arg if keep_arg else None
+
+
+def pool_relu_grad(dy: Any, arg: Any, out_hw: Pair) -> tuple[Any, Any]:
+    """(g, db) for ``conv_relu_pool_forward``: g (N, FN, out_h, out_w) float32 = the pooled
+    gradient dy at each window's argmax where it passed the ReLU, 0 elsewhere (and in the
+    rows and columns the pool's floor left out); db = the sums of g over (N, H, W)."""
+    N, FN = arg.shape[:2]
+    g = np.empty((N, FN, *out_hw), np.float32)
+    sums = np.empty(N * FN, np.float64)
+    _pool_relu_grad(np.ascontiguousarray(dy, np.float32), arg, g, sums)
+    return g, sums.reshape(N, FN).sum(axis=0).astype(np.float32)
+
+
+@njit(parallel=True)
+def _unpack_relu_pool2(
+    out: Any, Qp: int, b: Any, y: Any, arg: Any, keep: bool, Hs: int, Ws: int
+) -> None:
+    """y[n, f, i, j] = the 2x2 max of relu(out + b) on the grid; arg = k + 4*(relu kept it).
+
+    The arithmetic of the layers: r = maximum(v + b, 0) (NaN stays NaN), then the pool's
+    running pick over the taps in order, a tap winning only when strictly greater."""
+    N, F, ph, pw = y.shape
+    yf = y.reshape(-1)
+    af = arg.reshape(-1)
+    u = np.uint64
+    zero = np.float32(0)
+    for t in prange(N * F):
+        n = t // F
+        f = t - n * F
+        bias = b[f]
+        for i in range(ph):
+            r0 = u(f * Qp + (n * Hs + 2 * i) * Ws)
+            r1 = r0 + u(Ws)
+            dst = u((t * ph + i) * pw)
+            for j in range(pw):
+                c = u(2 * j)
+                v = out[r0 + c] + bias
+                best = v if (v > zero or v != v) else zero
+                k = 0
+                v = out[r0 + c + u(1)] + bias
+                r = v if (v > zero or v != v) else zero
+                m = r > best
+                k = 1 if m else k
+                best = r if (m or r != r) else best
+                v = out[r1 + c] + bias
+                r = v if (v > zero or v != v) else zero
+                m = r > best
+                k = 2 if m else k
+                best = r if (m or r != r) else best
+                v = out[r1 + c + u(1)] + bias
+                r = v if (v > zero or v != v) else zero
+                m = r > best
+                k = 3 if m else k
+                best = r if (m or r != r) else best
+                yf[dst + u(j)] = best
+                if keep:
+                    # the ReLU mask at the winner: its r > 0 (r = best unless NaN came later)
+                    wv = out[(r0 if k < 2 else r1) + c + u(k & 1)] + bias
+                    af[dst + u(j)] = k + (4 if wv > zero else 0)
+
+
+@njit(parallel=True, fastmath=SUMS)
+def _pool_relu_grad(dy: Any, arg: Any, g: Any, sums: Any) -> None:
+    """g: dy at each window's argmax when the ReLU kept it, 0 elsewhere; sums per plane."""
+    N, F, ph, pw = dy.shape
+    oh, ow = g.shape[2], g.shape[3]
+    zero = np.float32(0)
+    for t in prange(N * F):
+        n = t // F
+        f = t - n * F
+        acc = 0.0
+        for h in range(2 * ph, oh):
+            for w in range(ow):
+                g[n, f, h, w] = zero
+        for i in range(ph):
+            for a in range(2):
+                h = 2 * i + a
+                for j in range(pw):
+                    code = arg[n, f, i, j]
+                    d = dy[n, f, i, j] if code >= 4 else zero
+                    k = code & 3
+                    v0 = d if k == 2 * a else zero
+                    v1 = d if k == 2 * a + 1 else zero
+                    g[n, f, h, 2 * j] = v0
+                    g[n, f, h, 2 * j + 1] = v1
+                    acc += v0 + v1
+                for w in range(2 * pw, ow):
+                    g[n, f, h, w] = zero
+        sums[t] = acc
 
 
 def _forward(

@@ -11,9 +11,15 @@ backward. With the compiled kernels enabled, ``ConvReluMaxPool`` computes the sa
 in one pass (image blocks on tinyconv's threads) that keeps only the pooled output and its
 argmax (int8), and its backward in one pass that scatters each pooled gradient through the
 argmax and the ReLU mask straight into dW, db and (when x needs it) dx
-(``tinyconv/kernels/fused_conv.py``).
+(``tinyconv/kernels/fused_conv.py``). With many input channels (DeepConvNet's 3x3 layers,
+16-64 channels) and a 2x2 pool, the convolution runs on the register-tiled direct kernels
+(``kernels/conv3x3.py``) and the bias, ReLU and pool are applied as their outputs leave the
+kernels' grid (``conv_relu_pool_forward``), so the convolution's output is never stored; its
+backward unpools the gradient through the argmax and the ReLU into the convolution output's
+gradient and its bias sums in one pass (``pool_relu_grad``), then runs the kernels' dx and dW.
 Every other case (the kernels off, CuPy, 16-bit floats, a stride, dilation, groups, an
-overlapping or padded pool, many input channels, autocast) runs the composition itself.
+overlapping or padded pool, other many-channel convolutions, autocast) runs the composition
+itself.
 
 ``nn.Sequential`` calls this for a Conv2d, ReLU, MaxPool2d run of its layers that has no
 forward hooks (``tinyconv/nn/fusion.py``): the layers stay in the model as they were.
@@ -46,10 +52,14 @@ class ConvReluMaxPool(Function):
 
     x (N, C, H, W), W (FN, C, FH, FW), b (FN,) -> y (N, FN, PH, PW) with
     PH = floor((H + 2P - FH + 1) / K), PW likewise. Saved for backward: x (padded, when W
-    needs a gradient), the pooled output (its sign is the ReLU mask), the argmax (int8).
+    needs a gradient), the pooled output (its sign is the ReLU mask), the argmax (int8); on
+    the direct 3x3 kernels x on their grid, W, and the argmax with the ReLU bit (int8).
     """
 
     def forward(self, x: Any, W: Any, b: Any, *, padding: Pair, pool: int) -> Any:
+        self.direct = _direct_case(x, W, padding, pool)
+        if self.direct:
+            return self._direct_forward(x, W, b, padding)
         from ..kernels import fused_conv  # noqa: PLC0415  (imports Numba)
 
         ph, pw = padding
@@ -62,6 +72,8 @@ class ConvReluMaxPool(Function):
         return y
 
     def backward(self, dout: Any) -> tuple[Any, Any, Any]:
+        if self.direct:
+            return self._direct_backward(dout)
         from ..kernels import fused_conv  # noqa: PLC0415
 
         x_pad, W, y, arg, (ph, pw), pool = self.saved
@@ -74,6 +86,54 @@ class ConvReluMaxPool(Function):
             dW if self.needs_input_grad[1] else None,
             db if len(self.needs_input_grad) > 2 and self.needs_input_grad[2] else None,
         )
+
+
+    # many input channels, 3x3, pool 2: the direct kernels (kernels/conv3x3.py), the ReLU and
+    # the pool applied as the outputs leave their grid; backward unpools into g, then dx, dW
+    def _direct_forward(self, x: Any, W: Any, b: Any, padding: Pair) -> Any:
+        from ..kernels.conv3x3 import conv_relu_pool_forward  # noqa: PLC0415  (numba)
+
+        ph, pw = padding
+        pads = (ph, ph, pw, pw)
+        y, xs, arg = conv_relu_pool_forward(x, W, b, pads, (1, 1), any(self.needs_input_grad))
+        out_hw = (x.shape[2] + 2 * ph - W.shape[2] + 1, x.shape[3] + 2 * pw - W.shape[3] + 1)
+        self.save_for_backward(
+            xs if self.needs_input_grad[1] else None,
+            W if self.needs_input_grad[0] else None,
+            arg,
+            (x.shape, W.shape, pads, out_hw),
+        )
+        return y
+
+    def _direct_backward(self, dout: Any) -> tuple[Any, Any, Any]:
+        from ..kernels.conv3x3 import (  # noqa: PLC0415  (numba)
+            conv_data_grad,
+            conv_weight_grad,
+            pool_relu_grad,
+        )
+
+        xs, W, arg, (x_shape, W_shape, pads, out_hw) = self.saved
+        g, db = pool_relu_grad(dout, arg, out_hw)  # the conv output's gradient, and its sums
+        dx = dW = None
+        if not (len(self.needs_input_grad) > 2 and self.needs_input_grad[2]):
+            db = None
+        if self.needs_input_grad[1]:
+            dW = conv_weight_grad(xs, x_shape, g, W_shape, pads, (1, 1))
+        if self.needs_input_grad[0]:
+            dx = conv_data_grad(g, W, pads, (1, 1))
+        return dx, dW, db
+
+
+def _direct_case(x: Any, W: Any, padding: Pair, pool: int) -> bool:
+    """Whether ConvReluMaxPool runs on the 3x3 direct kernels: a 2x2 pool, more taps than the
+    small-channel kernel takes, and a convolution ``ops.conv._use_direct_kernel`` accepts."""
+    from .conv import _use_direct_kernel  # noqa: PLC0415
+
+    FN, C, FH, FW = W.shape
+    if pool != 2 or C * FH * FW <= MAX_TAPS:
+        return False
+    ph, pw = padding
+    return _use_direct_kernel(x, W, (1, 1), (ph, ph, pw, pw), (1, 1), 1)
 
 
 class ConvRelu(Function):
@@ -134,7 +194,9 @@ def fusable(x: Tensor, weight: Tensor, bias: Tensor | None, padding: Pair, pool:
         return False
     FN, C, FH, FW = weight.shape
     H, W = x.shape[2] + 2 * padding[0], x.shape[3] + 2 * padding[1]
-    if x.shape[1] != C or C * FH * FW > MAX_TAPS or not 1 <= pool <= 11:
+    if x.shape[1] != C or not 1 <= pool <= 11:
+        return False
+    if C * FH * FW > MAX_TAPS and not _direct_case(x.data, weight.data, padding, pool):
         return False
     return (H - FH + 1) // pool >= 1 and (W - FW + 1) // pool >= 1
 
