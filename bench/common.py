@@ -46,6 +46,8 @@ def _thread_env_before_import() -> None:
 
 _thread_env_before_import()
 
+# tinyconv before NumPy: tinyconv._openblas may choose OpenBLAS's kernels (AMD AVX-512)
+import tinyconv  # noqa: E402, F401, I001
 import numpy as np  # noqa: E402
 
 

@@ -161,6 +161,15 @@ def test_direct_kernel_is_used_only_where_the_rule_says():
         assert not _use_direct_kernel(x64, w64, one, (1, 1, 1, 1), one, 1)  # float64
         x16, w16 = x.astype(np.float16), w.astype(np.float16)
         assert not _use_direct_kernel(x16, w16, one, (1, 1, 1, 1), one, 1)  # 16-bit
+        from tinyconv.kernels import conv_tiles
+
+        x128 = np.zeros((1, 128, 6, 6), np.float32)
+        w128 = np.zeros((128, 128, 3, 3), np.float32)
+        assert not _use_direct_kernel(x128, w128, one, (1, 1, 1, 1), one, 1)  # training
+        inference = _use_direct_kernel(x128, w128, one, (1, 1, 1, 1), one, 1, grad=False)
+        assert inference == (conv_tiles.WIDTH == 16)  # AVX-512 tiles: up to 128 at inference
+        w256 = np.zeros((256, 128, 3, 3), np.float32)
+        assert not _use_direct_kernel(x128, w256, one, (1, 1, 1, 1), one, 1, grad=False)
     with K.using("numpy"):
         assert not _use_direct_kernel(x, w, one, (1, 1, 1, 1), one, 1)
 

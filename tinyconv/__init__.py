@@ -5,6 +5,7 @@ import tinyconv.nn as nn
 import tinyconv.functional as F
 """
 
+from . import _openblas  # noqa: F401, I001  (first: before NumPy loads OpenBLAS)
 from . import amp, cuda, data, functional, metrics, models, nn, optim, train  # noqa: E402  (they build on everything above)
 from .backend import cuda_available, default_rng, get_array_module, manual_seed
 from .io import load, save

@@ -41,7 +41,7 @@ from .. import kernels
 from ..backend import get_array_module
 from ..cast_policy import LOW, is_autocast_enabled
 from ..dtypes import is_floating, matmul32, sum32, to_compute
-from ..tensor import Function, Tensor
+from ..tensor import Function, Tensor, is_grad_enabled
 from .conv_blocks import (
     _conv_blocks,
     _data_grad_col2im,
@@ -99,7 +99,8 @@ class Conv2d(Function):
         if _use_depthwise_kernel(x, W, groups):
             return self._depthwise_forward(x, W, b, stride, pads, dilation)
         self.depthwise = False
-        self.direct = _use_direct_kernel(x, W, stride, pads, dilation, groups)
+        grad = is_grad_enabled() and any(self.needs_input_grad)
+        self.direct = _use_direct_kernel(x, W, stride, pads, dilation, groups, grad)
         if self.direct:
             return self._direct_forward(x, W, b, pads, dilation)
         xp = get_array_module(x)
@@ -213,7 +214,7 @@ class Conv2d(Function):
 
 
 def _use_direct_kernel(
-    x: Any, W: Any, stride: Pair, pads: Pads, dilation: Pair, groups: int
+    x: Any, W: Any, stride: Pair, pads: Pads, dilation: Pair, groups: int, grad: bool = True
 ) -> bool:
     """The dispatch rule for the compiled stride-1 kernels (``kernels/conv3x3.supported``:
     float32 NumPy, 3x3, 1 or 16-64 channels, measured faster than the reference there)."""
@@ -221,7 +222,7 @@ def _use_direct_kernel(
         return False
     from ..kernels.conv3x3 import supported  # noqa: PLC0415  (numba)
 
-    return supported(x, W, stride, pads, dilation, groups)
+    return supported(x, W, stride, pads, dilation, groups, grad)
 
 
 def _use_depthwise_kernel(x: Any, W: Any, groups: int) -> bool:
