@@ -1,4 +1,4 @@
-"""Before NumPy loads OpenBLAS: let it use its AVX-512 kernels on AMD CPUs that have them.
+"""Before NumPy loads OpenBLAS: its AVX-512 kernels on AMD CPUs that have them, and a short spin.
 
 OpenBLAS (NumPy's bundled build, 0.3.31) picks its kernels from the CPU it detects when it
 loads, and takes AMD Zen 4 / Zen 5 CPUs for "Haswell": AVX2 kernels on a CPU with AVX-512.
@@ -12,6 +12,12 @@ GFLOP/s with the Haswell kernels, 157-218 with ``OPENBLAS_CORETYPE=SkylakeX``. T
 * Linux on an AMD CPU whose flags (``/proc/cpuinfo``) include AVX-512 F, CD, BW, DQ and VL, the
   instructions OpenBLAS's SkylakeX kernels use. Intel CPUs are left alone: OpenBLAS
   already detects theirs.
+
+Second, ``OPENBLAS_THREAD_TIMEOUT=20`` (unless set): after each call OpenBLAS's worker threads
+busy-wait 2^28 cycles (~0.1 s) by default before they sleep, and take a core from tinyconv's
+own threads and Numba's OpenMP workers meanwhile; 2^20 cycles is ~0.3 ms. Measured (Zen 5, 2
+threads, resnet18 inference, batch 1, medians): 44 -> 35 ms on the compiled kernels, 37 -> 29 ms
+on the NumPy reference; batch 8 and the training steps unchanged.
 
 It imports nothing but the standard library (NumPy must not be loaded by it).
 """
@@ -56,4 +62,13 @@ def prefer_avx512_kernels() -> str | None:
     return "SkylakeX"
 
 
+def short_thread_spin() -> str | None:
+    """Set ``OPENBLAS_THREAD_TIMEOUT=20`` before NumPy loads, unless set; return the value set."""
+    if "numpy" in sys.modules or os.environ.get("OPENBLAS_THREAD_TIMEOUT"):
+        return None
+    os.environ["OPENBLAS_THREAD_TIMEOUT"] = "20"
+    return "20"
+
+
 prefer_avx512_kernels()
+short_thread_spin()
