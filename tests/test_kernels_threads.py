@@ -136,6 +136,15 @@ def case_col2im() -> Arrays:
     return [y.numpy().copy(), *_grads(x, w)]
 
 
+def case_conv_stride2() -> Arrays:
+    r = _rng(8)
+    x = tinyconv.tensor(r.standard_normal((5, 16, 13, 12)).astype(np.float32), requires_grad=True)
+    w = tinyconv.tensor(r.standard_normal((24, 16, 3, 3)).astype(np.float32), requires_grad=True)
+    y = F.conv2d(x, w, None, 2, 1)
+    y.backward(tinyconv.tensor(r.standard_normal(y.shape).astype(np.float32)))
+    return [y.numpy().copy(), *_grads(x, w)]
+
+
 def case_pool() -> Arrays:
     r = _rng(7)
     x = tinyconv.tensor(r.standard_normal((5, 7, 13, 12)).astype(np.float32), requires_grad=True)
@@ -150,6 +159,7 @@ CASES: dict[str, Callable[[], Arrays]] = {
     "conv3x3": case_conv3x3,
     "conv_tiles": case_conv3x3,  # conv3x3's generated tiles
     "conv_depthwise": case_conv_depthwise,
+    "conv_stride2": case_conv_stride2,
     "conv_transpose": case_conv_transpose,
     "fused_conv": case_fused_conv,
     "loss": case_loss,

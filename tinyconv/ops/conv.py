@@ -103,6 +103,9 @@ class Conv2d(Function):
         self.direct = _use_direct_kernel(x, W, stride, pads, dilation, groups, grad)
         if self.direct:
             return self._direct_forward(x, W, b, pads, dilation)
+        self.stride2 = _use_stride2_kernel(x, W, stride, pads, dilation, groups, grad)
+        if self.stride2:
+            return self._stride2_forward(x, W, b, pads)
         xp = get_array_module(x)
         g = _Geometry(x.shape, W.shape, stride, pads, dilation, groups, xp, x.dtype)
         col_W = to_compute(W).reshape(g.G, g.FN // g.G, g.Kg)  # (G, FN/G, Cg*FH*FW): filter rows
@@ -117,6 +120,8 @@ class Conv2d(Function):
             return self._depthwise_backward(dout)
         if self.direct:
             return self._direct_backward(dout)
+        if self.stride2:
+            return self._stride2_backward(dout)
         x, W, g = self.saved
         xp = get_array_module(dout)
         G, FN, FH, FW, (DH, DW) = g.G, g.FN, g.FH, g.FW, g.dilation
@@ -211,6 +216,48 @@ class Conv2d(Function):
         if self.needs_input_grad[0]:
             dx = conv_data_grad(dout, W, pads, dilation)
         return dx, dW, db
+
+
+    # stride 2 (kernels/conv_stride2.py): forward and dW on the stride phases' grid; dx (a
+    # transposed convolution) by the reference's col2im, which needs only dy and W
+    def _stride2_forward(self, x: Any, W: Any, b: Any, pads: Pads) -> Any:
+        from ..kernels.conv_stride2 import conv_forward  # noqa: PLC0415  (numba)
+
+        y, xs = conv_forward(x, W, b, pads)
+        self.save_for_backward(
+            xs if self.needs_input_grad[1] else None,
+            W if self.needs_input_grad[0] else None,
+            (x.shape, W.shape, pads),
+        )
+        return y
+
+    def _stride2_backward(self, dout: Any) -> tuple[Any, Any, Any]:
+        from ..kernels.conv_stride2 import conv_weight_grad  # noqa: PLC0415  (numba)
+
+        xs, W, (x_shape, W_shape, pads) = self.saved
+        dx = dW = db = None
+        if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
+            db = sum32(dout, axis=(0, 2, 3))  # (FN,), any layout (a batch norm's is channel-major)
+        if self.needs_input_grad[1]:
+            dW = conv_weight_grad(xs, x_shape, dout, W_shape, pads)
+        if self.needs_input_grad[0]:
+            xp = get_array_module(dout)
+            g_img = _Geometry(x_shape, W_shape, (2, 2), pads, (1, 1), 1, xp, dout.dtype,
+                              bands=False)  # fmt: skip
+            dx = _data_grad_col2im(dout, W.reshape(1, W_shape[0], -1), g_img)
+            dx = dx.transpose(1, 0, 2, 3)  # (N, C, H, W), a view
+        return dx, dW, db
+
+
+def _use_stride2_kernel(
+    x: Any, W: Any, stride: Pair, pads: Pads, dilation: Pair, groups: int, grad: bool
+) -> bool:
+    """The dispatch rule for the compiled stride-2 kernels (``kernels/conv_stride2.supported``)."""
+    if not kernels.enabled() or groups != 1 or stride != (2, 2):
+        return False
+    from ..kernels.conv_stride2 import supported  # noqa: PLC0415  (numba)
+
+    return supported(x, W, stride, pads, dilation, groups, grad)
 
 
 def _use_direct_kernel(
