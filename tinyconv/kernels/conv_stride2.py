@@ -21,8 +21,8 @@ with h >= out_h or w >= out_w are junk (computed, never read; zero gradient in d
 outputs of a 3x3 kernel 23 % of the grid. Unlike the stride-1 grid, images do not share
 their borders (each phase row/column past the output belongs to its own image).
 
-dx (a transposed convolution) is not computed here: ``ops/conv.py`` gives it to the
-reference's col2im, which needs only dy and W.
+dx (a transposed convolution): each stride phase of x_pad is a stride-1 correlation of dy with
+one sub-kernel of W (``conv_data_grad``), so the same tiles compute it too, on a grid of dy.
 
 Every output is one fixed sum, so results do not depend on the thread count; products
 contract to FMAs (results equal the reference to float32 rounding). Measured: see
@@ -214,3 +214,86 @@ def conv_weight_grad(xs: Any, x_shape: tuple[int, ...], dy: Any, W_shape: tuple[
     tile_weight_grad(xs, dyt, offs, part, FNp, QB)
     dW_T = part.reshape(nblocks, Kp, FNp).sum(axis=0)  # blocks added in order
     return np.ascontiguousarray(dW_T[:K, :FN].T).reshape(W_shape)
+
+
+def conv_data_grad(dy: Any, W: Any, x_shape: tuple[int, ...], pads: Pads) -> Any:
+    """dx (N, C, H, W) float32 of the stride-2 convolution, on the tiles.
+
+    Each stride phase of x_pad is a stride-1 correlation of dy with one sub-kernel::
+
+        dx_pad[c, 2r + a, 2s + b] = sum_f sum_{u, v} W[f, c, 2u + a, 2v + b] * dy[f, r - u, s - v]
+
+    so dy goes on a grid once (U = (FH - 1)//2 zero rows and V zero columns before each image,
+    rows and columns past it zero too), and each phase is one ``tile_products`` call with its
+    own taps (FN * (U_a + 1) * (V_b + 1); 9*FN over the four phases of a 3x3 kernel) and the
+    C input channels as filters; every dx element is one phase output, written once.
+    """
+    from . import conv_tiles  # noqa: PLC0415  (compiles on first use)
+
+    N, C, H, Wd_in = x_shape
+    FN, _, FH, FW = W.shape
+    pt, _, pl, _ = pads
+    _, _, oh, ow = dy.shape
+    U, V = (FH - 1) // 2, (FW - 1) // 2
+    R, S = -(-(H + pt) // 2), -(-(Wd_in + pl) // 2)  # phase rows / columns that reach x
+    Hd, Wd = max(R, oh) + U, max(S, ow) + V
+    Q = N * Hd * Wd
+    Qp = -(-Q // L) * L
+    T = -(-(Qp + U * Wd + V) // 1024) * 1024 + 80
+    dys = np.empty(FN * T, np.float32)
+    _pack_dy_grid(np.asarray(dy, np.float32), dys, T, Hd, Wd, U, V)
+    dx = np.empty(x_shape, np.float32)
+    Wf = np.asarray(W, np.float32)
+    for a in range(2):
+        for b in range(2):
+            us = np.arange(U + 1 if a + 2 * U < FH else U)  # taps i = 2u + a < FH
+            vs = np.arange(V + 1 if b + 2 * V < FW else V)
+            us, vs = us[2 * us + a < FH], vs[2 * vs + b < FW]
+            sub = Wf[:, :, (2 * us + a)[:, None], (2 * vs + b)[None, :]]  # (FN, C, nu, nv)
+            Wk = np.ascontiguousarray(sub.transpose(1, 0, 2, 3)).reshape(C, -1)  # (C, K)
+            offs = (np.arange(FN)[:, None, None] * T + (U - us)[None, :, None] * Wd
+                    + (V - vs)[None, None, :]).ravel().astype(np.uint64)  # fmt: skip
+            wt, nob = _tile_weights(Wk, conv_tiles.OB)
+            out = _buffer("dx_out", nob * conv_tiles.OB * Qp)
+            conv_tiles.tile_products(dys, wt, offs, out, nob, Qp)
+            _unpack_phase(out, Qp, dx, a, b, pt, pl, Hd, Wd)
+    return dx
+
+
+@njit(parallel=True)
+def _pack_dy_grid(dy: Any, dys: Any, T: int, Hd: int, Wd: int, U: int, V: int) -> None:
+    """dys[f*T + (n*Hd + U + h)*Wd + V + w] = dy[n, f, h, w], zero everywhere else; dy in any
+    memory layout (indexed)."""
+    N, FN, oh, ow = dy.shape
+    zero = np.float32(0)
+    for f in prange(FN):
+        base = f * T
+        for p in range(T):
+            dys[base + p] = zero
+        for n in range(N):
+            for h in range(oh):
+                row = base + (n * Hd + U + h) * Wd + V
+                for w in range(ow):
+                    dys[row + w] = dy[n, f, h, w]
+
+
+@njit(parallel=True)
+def _unpack_phase(out: Any, Qp: int, dx: Any, a: int, b: int, pt: int, pl: int, Hd: int,
+                  Wd: int) -> None:  # fmt: skip
+    """dx[n, c, 2r + a - pt, 2s + b - pl] = out[c*Qp + (n*Hd + r)*Wd + s], where inside x."""
+    N, C, H, W = dx.shape
+    r_lo = max(0, (pt - a + 1) // 2)
+    s_lo = max(0, (pl - b + 1) // 2)
+    for t in prange(N * C):
+        n = t // C
+        c = t - n * C
+        for r in range(r_lo, Hd):
+            ih = 2 * r + a - pt
+            if ih >= H:
+                break
+            src = c * Qp + (n * Hd + r) * Wd
+            for s in range(s_lo, Wd):
+                iw = 2 * s + b - pl
+                if iw >= W:
+                    break
+                dx[n, c, ih, iw] = out[src + s]

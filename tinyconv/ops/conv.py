@@ -218,8 +218,8 @@ class Conv2d(Function):
         return dx, dW, db
 
 
-    # stride 2 (kernels/conv_stride2.py): forward and dW on the stride phases' grid; dx (a
-    # transposed convolution) by the reference's col2im, which needs only dy and W
+    # stride 2 (kernels/conv_stride2.py): forward and dW on the stride phases' grid, dx as one
+    # stride-1 correlation of dy per phase, all on the stride-1 tiles
     def _stride2_forward(self, x: Any, W: Any, b: Any, pads: Pads) -> Any:
         from ..kernels.conv_stride2 import conv_forward  # noqa: PLC0415  (numba)
 
@@ -232,7 +232,10 @@ class Conv2d(Function):
         return y
 
     def _stride2_backward(self, dout: Any) -> tuple[Any, Any, Any]:
-        from ..kernels.conv_stride2 import conv_weight_grad  # noqa: PLC0415  (numba)
+        from ..kernels.conv_stride2 import (  # noqa: PLC0415  (numba)
+            conv_data_grad,
+            conv_weight_grad,
+        )
 
         xs, W, (x_shape, W_shape, pads) = self.saved
         dx = dW = db = None
@@ -241,11 +244,7 @@ class Conv2d(Function):
         if self.needs_input_grad[1]:
             dW = conv_weight_grad(xs, x_shape, dout, W_shape, pads)
         if self.needs_input_grad[0]:
-            xp = get_array_module(dout)
-            g_img = _Geometry(x_shape, W_shape, (2, 2), pads, (1, 1), 1, xp, dout.dtype,
-                              bands=False)  # fmt: skip
-            dx = _data_grad_col2im(dout, W.reshape(1, W_shape[0], -1), g_img)
-            dx = dx.transpose(1, 0, 2, 3)  # (N, C, H, W), a view
+            dx = conv_data_grad(dout, W, x_shape, pads)
         return dx, dW, db
 
 
