@@ -195,6 +195,37 @@ def _tile_weights(Wk: Any, OB: int) -> tuple[Any, int]:
     return wt, nob
 
 
+def grid_products(xs: Any, Wk: Any, offs: Any, Qp: int, role: str = "out") -> Any:
+    """out (FN_pad*Qp,) float32, out[f*Qp + q] = sum_k Wk[f, k] * xs[q + offs[k]]: the tile
+    products of filters Wk (FN, K) over a grid of Qp positions (a scratch buffer per ``role``,
+    valid until the next call with that role on this thread)."""
+    from . import conv_tiles  # noqa: PLC0415  (compiles on first use)
+
+    wt, nob = _tile_weights(np.asarray(Wk, np.float32), conv_tiles.OB)
+    out = _buffer(role, nob * conv_tiles.OB * Qp)
+    conv_tiles.tile_products(xs, wt, offs, out, nob, Qp)
+    return out
+
+
+def grid_weight_grad(xs: Any, offs: Any, dyt: Any, FNp: int, W_shape: tuple[int, ...]) -> Any:
+    """dW (W_shape) float32 from xs and dy transposed on the same grid (``dyt``, FNp filters
+    per position, 0 at junk): per block of QB positions the tiles' partial sums, the blocks
+    then added in order (free of the thread count)."""
+    from .conv_tiles import TT, tile_weight_grad  # noqa: PLC0415  (compiles on first use)
+
+    FN = W_shape[0]
+    K = offs.shape[0]
+    Kp = -(-K // TT) * TT  # taps in whole tiles: the extra ones read offset 0, dropped
+    offs_p = np.zeros(Kp, np.uint64)
+    offs_p[:K] = offs
+    Qp = dyt.shape[0] // FNp
+    nblocks = -(-Qp // QB)
+    part = np.empty(nblocks * Kp * FNp, np.float32)
+    tile_weight_grad(xs, dyt, offs_p, part, FNp, QB)
+    dW_T = part.reshape(nblocks, Kp, FNp).sum(axis=0)  # blocks added in order
+    return np.ascontiguousarray(dW_T[:K, :FN].T).reshape(W_shape)
+
+
 def supported(
     x: Any, W: Any, stride: Pair, pads: Pads, dilation: Pair, groups: int, grad: bool = True
 ) -> bool:
@@ -314,11 +345,7 @@ def conv_relu_pool_forward(
     FN = W.shape[0]
     g = Grid(x.shape, W.shape[2], W.shape[3], pads, dilation)
     xs = g.pack(x)
-    from . import conv_tiles  # noqa: PLC0415  (compiles on first use)
-
-    wt, nob = _tile_weights(np.asarray(W, np.float32).reshape(FN, -1), conv_tiles.OB)
-    out = _buffer("out", nob * conv_tiles.OB * g.Qp)
-    conv_tiles.tile_products(xs, wt, g.offs, out, nob, g.Qp)
+    out = grid_products(xs, np.asarray(W, np.float32).reshape(FN, -1), g.offs, g.Qp)
     y = np.empty((N, FN, g.out_h // 2, g.out_w // 2), np.float32)
     arg = np.empty(y.shape if keep_arg else (1, 1, 1, 1), np.int8)
     bias = np.zeros(FN, np.float32) if b is None else np.asarray(b, np.float32)
@@ -422,11 +449,7 @@ def _forward(
     FN, C, FH, FW = W.shape
     g = Grid(x.shape, FH, FW, pads, dilation)
     xs = g.pack(x)
-    from . import conv_tiles  # noqa: PLC0415  (compiles on first use)
-
-    wt, nob = _tile_weights(np.asarray(W, np.float32).reshape(FN, -1), conv_tiles.OB)
-    out = _buffer("out", nob * conv_tiles.OB * g.Qp)
-    conv_tiles.tile_products(xs, wt, g.offs, out, nob, g.Qp)
+    out = grid_products(xs, np.asarray(W, np.float32).reshape(FN, -1), g.offs, g.Qp)
     y = np.empty((g.N, FN, g.out_h, g.out_w), np.float32)
     bias = np.zeros(FN, np.float32) if b is None else np.asarray(b, np.float32)
     if relu:
@@ -459,24 +482,16 @@ def conv_weight_grad(
 ) -> Any:
     """dW (FN, C, FH, FW) float32 = sum over the batch of dy[n, f] ⋆ x_pad[n, c], from xs
     (x on the gap grid, as ``conv_forward`` returns it)."""
-    from .conv_tiles import LT, TT, tile_weight_grad  # noqa: PLC0415  (compiles on first use)
+    from .conv_tiles import LT  # noqa: PLC0415  (compiles on first use)
 
     FN, C, FH, FW = W_shape
     g = Grid(x_shape, FH, FW, pads, dilation)
-    K = C * FH * FW
-    Kp = -(-K // TT) * TT  # taps in whole tiles: the extra ones read offset 0, dropped
-    offs = np.zeros(Kp, np.uint64)
-    offs[:K] = g.offs
     FNp = -(-FN // LT) * LT
     dyt = _buffer("dyt", g.Qp * FNp)
     _pack_transposed(
         np.ascontiguousarray(dy), dyt, FNp, g.Hs, g.Ws
     )  # dyt[q*FNp + f] = dy on the grid, 0 at junk
-    nblocks = -(-g.Qp // QB)
-    part = np.empty(nblocks * Kp * FNp, np.float32)
-    tile_weight_grad(xs, dyt, offs, part, FNp, QB)
-    dW_T = part.reshape(nblocks, Kp, FNp).sum(axis=0)  # blocks added in order
-    return np.ascontiguousarray(dW_T[:K, :FN].T).reshape(W_shape)
+    return grid_weight_grad(xs, g.offs, dyt, FNp, W_shape)
 
 
 @njit(parallel=True)

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from ._jit import njit, prange
-from .conv3x3 import QB, _buffer, _tile_weights
+from .conv3x3 import _buffer, grid_products, grid_weight_grad
 
 L = 16  # = conv_tiles.L (both tile variants)
 
@@ -166,11 +166,7 @@ def conv_forward(x: Any, W: Any, b: Any, pads: Pads) -> tuple[Any, Any]:
     FN = W.shape[0]
     g = PhaseGrid(x.shape, W.shape[2], W.shape[3], pads)
     xs = g.pack(x)
-    from . import conv_tiles  # noqa: PLC0415  (compiles on first use)
-
-    wt, nob = _tile_weights(np.asarray(W, np.float32).reshape(FN, -1), conv_tiles.OB)
-    out = _buffer("out", nob * conv_tiles.OB * g.Qp)
-    conv_tiles.tile_products(xs, wt, g.offs, out, nob, g.Qp)
+    out = grid_products(xs, np.asarray(W, np.float32).reshape(FN, -1), g.offs, g.Qp)
     y_cm = np.empty((FN, g.N, g.out_h, g.out_w), np.float32)  # channel-major, as the reference
     bias = np.zeros(FN, np.float32) if b is None else np.asarray(b, np.float32)
     _unpack_channel_major(out, g.Qp, bias, y_cm, g.Hs, g.Ws)
@@ -198,22 +194,14 @@ def _unpack_channel_major(out: Any, Qp: int, b: Any, y: Any, Hs: int, Ws: int) -
 def conv_weight_grad(xs: Any, x_shape: tuple[int, ...], dy: Any, W_shape: tuple[int, ...],
                      pads: Pads) -> Any:  # fmt: skip
     """dW (FN, C, FH, FW) float32 of the stride-2 convolution, from xs (``conv_forward``'s)."""
-    from .conv_tiles import LT, TT, tile_weight_grad  # noqa: PLC0415  (compiles on first use)
+    from .conv_tiles import LT  # noqa: PLC0415  (compiles on first use)
 
     FN, C, FH, FW = W_shape
     g = PhaseGrid(x_shape, FH, FW, pads)
-    K = C * FH * FW
-    Kp = -(-K // TT) * TT  # taps in whole tiles: the extra ones read offset 0, dropped
-    offs = np.zeros(Kp, np.uint64)
-    offs[:K] = g.offs
     FNp = -(-FN // LT) * LT
     dyt = _buffer("dyt", g.Qp * FNp)
     _pack_dy(np.asarray(dy, np.float32), dyt, FNp, g.Hs, g.Ws)
-    nblocks = -(-g.Qp // QB)
-    part = np.empty(nblocks * Kp * FNp, np.float32)
-    tile_weight_grad(xs, dyt, offs, part, FNp, QB)
-    dW_T = part.reshape(nblocks, Kp, FNp).sum(axis=0)  # blocks added in order
-    return np.ascontiguousarray(dW_T[:K, :FN].T).reshape(W_shape)
+    return grid_weight_grad(xs, g.offs, dyt, FNp, W_shape)
 
 
 def conv_data_grad(dy: Any, W: Any, x_shape: tuple[int, ...], pads: Pads) -> Any:
@@ -228,8 +216,6 @@ def conv_data_grad(dy: Any, W: Any, x_shape: tuple[int, ...], pads: Pads) -> Any
     own taps (FN * (U_a + 1) * (V_b + 1); 9*FN over the four phases of a 3x3 kernel) and the
     C input channels as filters; every dx element is one phase output, written once.
     """
-    from . import conv_tiles  # noqa: PLC0415  (compiles on first use)
-
     N, C, H, Wd_in = x_shape
     FN, _, FH, FW = W.shape
     pt, _, pl, _ = pads
@@ -253,9 +239,7 @@ def conv_data_grad(dy: Any, W: Any, x_shape: tuple[int, ...], pads: Pads) -> Any
             Wk = np.ascontiguousarray(sub.transpose(1, 0, 2, 3)).reshape(C, -1)  # (C, K)
             offs = (np.arange(FN)[:, None, None] * T + (U - us)[None, :, None] * Wd
                     + (V - vs)[None, None, :]).ravel().astype(np.uint64)  # fmt: skip
-            wt, nob = _tile_weights(Wk, conv_tiles.OB)
-            out = _buffer("dx_out", nob * conv_tiles.OB * Qp)
-            conv_tiles.tile_products(dys, wt, offs, out, nob, Qp)
+            out = grid_products(dys, Wk, offs, Qp, role="dx_out")
             _unpack_phase(out, Qp, dx, a, b, pt, pl, Hd, Wd)
     return dx
 
