@@ -267,7 +267,8 @@ def supported(
 def conv_forward(x: Any, W: Any, b: Any, pads: Pads, dilation: Pair) -> tuple[Any, Any]:
     """y (N, FN, out_h, out_w) float32 C-contiguous = conv2d(x, W, b) at stride 1, and xs,
     x on the gap grid (what ``conv_weight_grad`` reads: keep it instead of x)."""
-    return _forward(x, W, b, pads, dilation, None)
+    y, xs, _ = _forward(x, W, b, pads, dilation)
+    return y, xs
 
 
 def conv_relu_forward(
@@ -276,12 +277,7 @@ def conv_relu_forward(
     """y = relu(conv2d(x, W, b)) at stride 1 (the ReLU applied as the outputs leave the
     grid: no pass of its own), xs as in ``conv_forward``, and the ReLU mask y > 0 as uint8
     of y's shape when ``keep_mask`` (what ``relu_grad`` takes), else None."""
-    mask = None
-    if keep_mask:
-        g = Grid(x.shape, W.shape[2], W.shape[3], pads, dilation)
-        mask = np.empty((x.shape[0], W.shape[0], g.out_h, g.out_w), np.uint8)
-    y, xs = _forward(x, W, b, pads, dilation, mask, relu=True)
-    return y, xs, mask
+    return _forward(x, W, b, pads, dilation, relu=True, keep_mask=keep_mask)
 
 
 def relu_grad(dy: Any, mask: Any) -> tuple[Any, Any]:
@@ -341,14 +337,9 @@ def conv_relu_pool_forward(
     ``conv_forward``, and when ``keep_arg`` the int8 code of each window for backward: its
     argmax k = 2a + b (first maximum, as the pool), plus 4 when that element passed the
     ReLU (y > 0 there)."""
-    N, C, H, W_in = x.shape
-    FN = W.shape[0]
-    g = Grid(x.shape, W.shape[2], W.shape[3], pads, dilation)
-    xs = g.pack(x)
-    out = grid_products(xs, np.asarray(W, np.float32).reshape(FN, -1), g.offs, g.Qp)
-    y = np.empty((N, FN, g.out_h // 2, g.out_w // 2), np.float32)
+    g, xs, out, bias = _grid_outputs(x, W, b, pads, dilation)
+    y = np.empty((g.N, W.shape[0], g.out_h // 2, g.out_w // 2), np.float32)
     arg = np.empty(y.shape if keep_arg else (1, 1, 1, 1), np.int8)
-    bias = np.zeros(FN, np.float32) if b is None else np.asarray(b, np.float32)
     _unpack_relu_pool2(out, g.Qp, bias, y, arg, keep_arg, g.Hs, g.Ws)
     return y, xs, arg if keep_arg else None
 
@@ -442,23 +433,38 @@ def _pool_relu_grad(dy: Any, arg: Any, g: Any, sums: Any) -> None:
         sums[t] = acc
 
 
-def _forward(
-    x: Any, W: Any, b: Any, pads: Pads, dilation: Pair, mask: Any, relu: bool = False
-) -> tuple[Any, Any]:
-    """conv_forward's body; ``relu``: y = max(y, 0), and mask = y > 0 unless mask is None."""
+def _grid_outputs(x: Any, W: Any, b: Any, pads: Pads, dilation: Pair) -> tuple[Grid, Any, Any, Any]:
+    """(grid, xs, out, bias): x packed on its grid and the tiles' raw outputs (no bias yet),
+    what every forward here unpacks in its own way."""
     FN, C, FH, FW = W.shape
     g = Grid(x.shape, FH, FW, pads, dilation)
     xs = g.pack(x)
     out = grid_products(xs, np.asarray(W, np.float32).reshape(FN, -1), g.offs, g.Qp)
-    y = np.empty((g.N, FN, g.out_h, g.out_w), np.float32)
     bias = np.zeros(FN, np.float32) if b is None else np.asarray(b, np.float32)
+    return g, xs, out, bias
+
+
+def _forward(
+    x: Any,
+    W: Any,
+    b: Any,
+    pads: Pads,
+    dilation: Pair,
+    relu: bool = False,
+    keep_mask: bool = False,
+) -> tuple[Any, Any, Any]:
+    """(y, xs, mask): conv_forward's body; ``relu``: y = max(y, 0), and with ``keep_mask``
+    the uint8 mask y > 0 (else None)."""
+    g, xs, out, bias = _grid_outputs(x, W, b, pads, dilation)
+    y = np.empty((g.N, W.shape[0], g.out_h, g.out_w), np.float32)
+    mask = None
     if relu:
-        keep = mask is not None
-        m = mask if keep else np.empty((1, 1, 1, 1), np.uint8)
-        _unpack_relu(out, g.Qp, bias, y, m, keep, g.Hs, g.Ws)
+        mask = np.empty(y.shape if keep_mask else (1, 1, 1, 1), np.uint8)
+        _unpack_relu(out, g.Qp, bias, y, mask, keep_mask, g.Hs, g.Ws)
+        mask = mask if keep_mask else None
     else:
         _unpack(out, g.Qp, bias, y, g.Hs, g.Ws)
-    return y, xs
+    return y, xs, mask
 
 
 def conv_data_grad(dy: Any, W: Any, pads: Pads, dilation: Pair) -> Any:
@@ -470,6 +476,25 @@ def conv_data_grad(dy: Any, W: Any, pads: Pads, dilation: Pair) -> Any:
     flip_pads = (qh - pt, qh - pb, qw - pl, qw - pr)
     W_flip = np.ascontiguousarray(W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))  # (C, FN, FH, FW)
     return conv_forward(dy, W_flip, None, flip_pads, dilation)[0]
+
+
+def conv_grads(
+    xs: Any,
+    x_shape: tuple[int, ...],
+    g: Any,
+    W: Any,
+    W_shape: tuple[int, ...],
+    pads: Pads,
+    dilation: Pair,
+    want_dW: bool,
+    want_dx: bool,
+) -> tuple[Any, Any]:
+    """(dx, dW) of the stride-1 convolution from its output's gradient g (either None when
+    not wanted): what Conv2d and the fused Conv2d -> ReLU (-> pool) share after their own
+    masking of dy."""
+    dW = conv_weight_grad(xs, x_shape, g, W_shape, pads, dilation) if want_dW else None
+    dx = conv_data_grad(g, W, pads, dilation) if want_dx else None
+    return dx, dW
 
 
 def conv_weight_grad(

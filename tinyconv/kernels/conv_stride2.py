@@ -232,9 +232,8 @@ def conv_data_grad(dy: Any, W: Any, x_shape: tuple[int, ...], pads: Pads) -> Any
     Wf = np.asarray(W, np.float32)
     for a in range(2):
         for b in range(2):
-            us = np.arange(U + 1 if a + 2 * U < FH else U)  # taps i = 2u + a < FH
-            vs = np.arange(V + 1 if b + 2 * V < FW else V)
-            us, vs = us[2 * us + a < FH], vs[2 * vs + b < FW]
+            us, vs = np.arange(U + 1), np.arange(V + 1)
+            us, vs = us[2 * us + a < FH], vs[2 * vs + b < FW]  # taps i = 2u + a < FH
             sub = Wf[:, :, (2 * us + a)[:, None], (2 * vs + b)[None, :]]  # (FN, C, nu, nv)
             Wk = np.ascontiguousarray(sub.transpose(1, 0, 2, 3)).reshape(C, -1)  # (C, K)
             offs = (np.arange(FN)[:, None, None] * T + (U - us)[None, :, None] * Wd

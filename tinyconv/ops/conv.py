@@ -201,22 +201,15 @@ class Conv2d(Function):
         return y
 
     def _direct_backward(self, dout: Any) -> tuple[Any, Any, Any]:
-        from ..kernels.conv3x3 import (  # noqa: PLC0415  (numba)
-            bias_grad,
-            conv_data_grad,
-            conv_weight_grad,
-        )
+        from ..kernels.conv3x3 import bias_grad, conv_grads  # noqa: PLC0415  (numba)
 
         xs, W, (x_shape, W_shape, pads, dilation) = self.saved
-        dx = dW = db = None
+        db = None
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
             db = bias_grad(dout)  # (FN,): plane sums in float64, as ConvRelu's
-        if self.needs_input_grad[1]:
-            dW = conv_weight_grad(xs, x_shape, dout, W_shape, pads, dilation)
-        if self.needs_input_grad[0]:
-            dx = conv_data_grad(dout, W, pads, dilation)
+        need = self.needs_input_grad
+        dx, dW = conv_grads(xs, x_shape, dout, W, W_shape, pads, dilation, need[1], need[0])
         return dx, dW, db
-
 
     # stride 2 (kernels/conv_stride2.py): forward and dW on the stride phases' grid, dx as one
     # stride-1 correlation of dy per phase, all on the stride-1 tiles

@@ -87,7 +87,6 @@ class ConvReluMaxPool(Function):
             db if len(self.needs_input_grad) > 2 and self.needs_input_grad[2] else None,
         )
 
-
     # many input channels, 3x3, pool 2: the direct kernels (kernels/conv3x3.py), the ReLU and
     # the pool applied as the outputs leave their grid; backward unpools into g, then dx, dW
     def _direct_forward(self, x: Any, W: Any, b: Any, padding: Pair) -> Any:
@@ -106,22 +105,22 @@ class ConvReluMaxPool(Function):
         return y
 
     def _direct_backward(self, dout: Any) -> tuple[Any, Any, Any]:
-        from ..kernels.conv3x3 import (  # noqa: PLC0415  (numba)
-            conv_data_grad,
-            conv_weight_grad,
-            pool_relu_grad,
-        )
+        from ..kernels.conv3x3 import pool_relu_grad  # noqa: PLC0415  (numba)
 
         xs, W, arg, (x_shape, W_shape, pads, out_hw) = self.saved
         g, db = pool_relu_grad(dout, arg, out_hw)  # the conv output's gradient, and its sums
-        dx = dW = None
-        if not (len(self.needs_input_grad) > 2 and self.needs_input_grad[2]):
-            db = None
-        if self.needs_input_grad[1]:
-            dW = conv_weight_grad(xs, x_shape, g, W_shape, pads, (1, 1))
-        if self.needs_input_grad[0]:
-            dx = conv_data_grad(g, W, pads, (1, 1))
-        return dx, dW, db
+        return (*_direct_grads(self, xs, x_shape, g, W, W_shape, pads, (1, 1)), db)
+
+
+def _direct_grads(
+    fn: Function, xs: Any, x_shape: Any, g: Any, W: Any, W_shape: Any, pads: Any, dilation: Pair
+) -> tuple[Any, Any]:
+    """(dx, dW) of a fused direct convolution from its output's gradient g, each only when
+    ``fn`` needs it (the bias gradient, when wanted, is the caller's)."""
+    from ..kernels.conv3x3 import conv_grads  # noqa: PLC0415  (numba)
+
+    need = fn.needs_input_grad
+    return conv_grads(xs, x_shape, g, W, W_shape, pads, dilation, need[1], need[0])
 
 
 def _direct_case(x: Any, W: Any, padding: Pair, pool: int) -> bool:
@@ -161,22 +160,11 @@ class ConvRelu(Function):
         return y
 
     def backward(self, dout: Any) -> tuple[Any, Any, Any]:
-        from ..kernels.conv3x3 import (  # noqa: PLC0415  (numba)
-            conv_data_grad,
-            conv_weight_grad,
-            relu_grad,
-        )
+        from ..kernels.conv3x3 import relu_grad  # noqa: PLC0415  (numba)
 
         xs, W, mask, (x_shape, W_shape, pads, dilation) = self.saved
         g, db = relu_grad(dout, mask)  # db: the sums of g, in the same pass
-        dx = dW = None
-        if not (len(self.needs_input_grad) > 2 and self.needs_input_grad[2]):
-            db = None
-        if self.needs_input_grad[1]:
-            dW = conv_weight_grad(xs, x_shape, g, W_shape, pads, dilation)
-        if self.needs_input_grad[0]:
-            dx = conv_data_grad(g, W, pads, dilation)
-        return dx, dW, db
+        return (*_direct_grads(self, xs, x_shape, g, W, W_shape, pads, dilation), db)
 
 
 def fusable(x: Tensor, weight: Tensor, bias: Tensor | None, padding: Pair, pool: int) -> bool:
