@@ -43,9 +43,9 @@ def test_compiled_col2im_equals_the_reference_and_torch(case: tuple, dtype: type
     x, w, dy, dx, dw = run("numba", case, dtype)
     ref = run("numpy", case, dtype)
     _, _, S, P, d, G = case
-    if dtype == np.float32 and case[1][1:] == (3, 3) and S == 2 and G == 1:
-        # the compiled stride-2 kernels (kernels/conv_stride2.py) take this one: no col2im,
-        # another summation order
+    if dtype == np.float32 and S != 1 and G == 1:
+        # im2col on the tiles (kernels/conv_gemm.py) takes these: its own col2im, and products
+        # by the tiles (fused multiply-adds), so another rounding
         for a, r in ((dx, ref[3]), (dw, ref[4])):
             np.testing.assert_allclose(a, r, rtol=1e-5, atol=1e-5 * np.abs(r).max())
     else:

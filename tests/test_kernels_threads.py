@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pkgutil
 from collections.abc import Callable
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -129,9 +130,10 @@ def case_conv_transpose() -> Arrays:
 
 def case_col2im() -> Arrays:
     r = _rng(4)
-    x = tinyconv.tensor(r.standard_normal((9, 6, 14, 13)).astype(np.float32), requires_grad=True)
-    w = tinyconv.tensor(r.standard_normal((10, 6, 3, 3)).astype(np.float32), requires_grad=True)
-    y = F.conv2d(x, w, None, 2, 1)  # strided: dx through col2im
+    # float64 (strided float32 layers go to conv_gemm): dx through the reference's col2im
+    x = tinyconv.tensor(r.standard_normal((9, 6, 14, 13)), requires_grad=True)
+    w = tinyconv.tensor(r.standard_normal((10, 6, 3, 3)), requires_grad=True)
+    y = F.conv2d(x, w, None, 2, 1)
     y.backward(tinyconv.tensor(r.standard_normal(y.shape).astype(np.float32)))
     return [y.numpy().copy(), *_grads(x, w)]
 
@@ -140,9 +142,21 @@ def case_conv_stride2() -> Arrays:
     r = _rng(8)
     x = tinyconv.tensor(r.standard_normal((5, 16, 13, 12)).astype(np.float32), requires_grad=True)
     w = tinyconv.tensor(r.standard_normal((24, 16, 3, 3)).astype(np.float32), requires_grad=True)
-    y = F.conv2d(x, w, None, 2, 1)
-    y.backward(tinyconv.tensor(r.standard_normal(y.shape).astype(np.float32)))
+    with mock.patch("tinyconv.ops.conv._use_gemm_kernel", return_value=False):  # the phase grid
+        y = F.conv2d(x, w, None, 2, 1)
+        y.backward(tinyconv.tensor(r.standard_normal(y.shape).astype(np.float32)))
     return [y.numpy().copy(), *_grads(x, w)]
+
+
+def case_conv_gemm() -> Arrays:
+    r = _rng(9)
+    x = tinyconv.tensor(r.standard_normal((7, 5, 17, 15)).astype(np.float32), requires_grad=True)
+    w = tinyconv.tensor(r.standard_normal((20, 5, 5, 5)).astype(np.float32), requires_grad=True)
+    b = tinyconv.tensor(r.standard_normal(20).astype(np.float32), requires_grad=True)
+    y = F.conv2d(x, w, b, 2, 2)  # im2col on the tiles, dx by the gathering col2im
+    assert y._ctx.gemm == K.enabled()
+    y.backward(tinyconv.tensor(r.standard_normal(y.shape).astype(np.float32)))
+    return [y.numpy().copy(), *_grads(x, w, b)]
 
 
 def case_pool() -> Arrays:
@@ -159,6 +173,7 @@ CASES: dict[str, Callable[[], Arrays]] = {
     "conv3x3": case_conv3x3,
     "conv_tiles": case_conv3x3,  # conv3x3's generated tiles
     "conv_depthwise": case_conv_depthwise,
+    "conv_gemm": case_conv_gemm,
     "conv_stride2": case_conv_stride2,
     "conv_transpose": case_conv_transpose,
     "fused_conv": case_fused_conv,

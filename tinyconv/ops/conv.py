@@ -103,6 +103,9 @@ class Conv2d(Function):
         self.direct = _use_direct_kernel(x, W, stride, pads, dilation, groups, grad)
         if self.direct:
             return self._direct_forward(x, W, b, pads, dilation)
+        self.gemm = _use_gemm_kernel(x, W, stride, pads, dilation, groups, grad)
+        if self.gemm:
+            return self._gemm_forward(x, W, b, stride, pads, dilation)
         self.stride2 = _use_stride2_kernel(x, W, stride, pads, dilation, groups, grad)
         if self.stride2:
             return self._stride2_forward(x, W, b, pads)
@@ -120,6 +123,8 @@ class Conv2d(Function):
             return self._depthwise_backward(dout)
         if self.direct:
             return self._direct_backward(dout)
+        if self.gemm:
+            return self._gemm_backward(dout)
         if self.stride2:
             return self._stride2_backward(dout)
         x, W, g = self.saved
@@ -211,6 +216,37 @@ class Conv2d(Function):
         dx, dW = conv_grads(xs, x_shape, dout, W, W_shape, pads, dilation, need[1], need[0])
         return dx, dW, db
 
+    # im2col and one product on the compiled tiles (kernels/conv_gemm.py): strided layers, and
+    # wide 3x3 layers at inference
+    def _gemm_forward(
+        self, x: Any, W: Any, b: Any, stride: Pair, pads: Pads, dilation: Pair
+    ) -> Any:
+        from ..kernels.conv_gemm import conv_forward  # noqa: PLC0415  (numba)
+
+        y = conv_forward(x, W, b, stride, pads, dilation)
+        self.save_for_backward(
+            x if self.needs_input_grad[1] else None,
+            W if self.needs_input_grad[0] else None,
+            (x.shape, W.shape, stride, pads, dilation),
+        )
+        return y
+
+    def _gemm_backward(self, dout: Any) -> tuple[Any, Any, Any]:
+        from ..kernels.conv_gemm import (  # noqa: PLC0415  (numba)
+            conv_data_grad,
+            conv_weight_grad,
+        )
+
+        x, W, (x_shape, W_shape, stride, pads, dilation) = self.saved
+        dx = dW = db = None
+        if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
+            db = sum32(dout, axis=(0, 2, 3))  # (FN,)
+        if self.needs_input_grad[1]:
+            dW = conv_weight_grad(x, dout, W_shape, stride, pads, dilation)
+        if self.needs_input_grad[0]:
+            dx = conv_data_grad(dout, W, x_shape, stride, pads, dilation)
+        return dx, dW, db
+
     # stride 2 (kernels/conv_stride2.py): forward and dW on the stride phases' grid, dx as one
     # stride-1 correlation of dy per phase, all on the stride-1 tiles
     def _stride2_forward(self, x: Any, W: Any, b: Any, pads: Pads) -> Any:
@@ -239,6 +275,17 @@ class Conv2d(Function):
         if self.needs_input_grad[0]:
             dx = conv_data_grad(dout, W, x_shape, pads)
         return dx, dW, db
+
+
+def _use_gemm_kernel(
+    x: Any, W: Any, stride: Pair, pads: Pads, dilation: Pair, groups: int, grad: bool
+) -> bool:
+    """The dispatch rule for im2col on the compiled tiles (``kernels/conv_gemm.supported``)."""
+    if not kernels.enabled() or groups != 1:
+        return False
+    from ..kernels.conv_gemm import supported  # noqa: PLC0415  (numba)
+
+    return supported(x, W, stride, pads, dilation, groups, grad)
 
 
 def _use_stride2_kernel(
