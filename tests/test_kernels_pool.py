@@ -33,7 +33,7 @@ def _run(kernels, x, dy, mode="max", indices=False):
         xt = tinyconv.tensor(x, requires_grad=True)
         pool = F.max_pool2d if mode == "max" else F.min_pool2d
         out = pool(xt, *dy[1:], return_indices=True) if indices else pool(xt, *dy[1:])
-        y, idx = (out if indices else (out, None))
+        y, idx = out if indices else (out, None)
         compiled = getattr(y._ctx, "compiled", None)
         y.backward(tinyconv.tensor(dy[0]))
     extra = [] if idx is None else [idx.numpy()]
@@ -91,3 +91,49 @@ def test_compiled_pool_is_used_only_where_the_rule_says():
     with K.using("numpy"):
         assert not F.max_pool2d(x, 2)._ctx.compiled
         assert isinstance(F.max_pool2d(x, 2)._ctx, MaxPool)
+
+
+# overlapping, padded, dilated and ceil-mode windows at inference: resnet's 3x3/2 pad 1 stem
+# pool, odd sizes, a channel-major input (a convolution's output), min pooling
+WINDOWS = [
+    ((2, 3, 11, 12), 3, 2, 1, 1, False, False),
+    ((2, 3, 11, 12), 3, 2, 1, 1, False, True),
+    ((1, 2, 9, 10), 2, 1, 0, 2, False, False),
+    ((2, 2, 8, 7), 3, 3, 1, 1, True, False),
+    ((2, 2, 9, 9), (3, 2), (2, 1), (1, 0), 1, False, False),
+]
+
+
+@pytest.mark.parametrize("case", WINDOWS)
+@pytest.mark.parametrize("mode", ["max", "min"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_window_pool_at_inference_equals_the_reference(case, mode, dtype):
+    shape, k, s, p, d, ceil, channel_major = case
+    x = _data(shape, dtype)
+    x[0, 1, 3, 3] = np.nan
+    if channel_major:
+        x = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    pool = F.max_pool2d if mode == "max" else F.min_pool2d
+    out = {}
+    for path in ("numba", "numpy"):
+        with K.using(path), tinyconv.no_grad():
+            out[path] = pool(tinyconv.tensor(x), k, s, p, d, ceil_mode=ceil).numpy()
+    np.testing.assert_array_equal(out["numba"], out["numpy"])
+    if mode == "max":
+        t = torch.nn.functional.max_pool2d(torch.from_numpy(np.ascontiguousarray(x)), k, s, p, d,
+                                           ceil_mode=ceil)  # fmt: skip
+        np.testing.assert_array_equal(out["numba"], t.numpy())
+
+
+def test_compiled_window_pool_only_without_an_argmax(monkeypatch):
+    from tinyconv.kernels import pool as kpool
+
+    calls = []
+    monkeypatch.setattr(kpool, "window_pool_forward", lambda *a: calls.append(a))
+    x = tinyconv.tensor(_data((1, 2, 7, 7), np.float32), requires_grad=True)
+    with K.using("numba"):
+        F.max_pool2d(x, 3, 2, 1)  # a gradient wanted: the reference's loop keeps the argmax
+        assert calls == []
+        with tinyconv.no_grad():
+            F.max_pool2d(x, 3, 2, 1)
+        assert len(calls) == 1

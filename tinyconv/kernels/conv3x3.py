@@ -185,13 +185,31 @@ def _unpack_relu(
                     mf[dst + u(w)] = yf[dst + u(w)] > zero
 
 
+@njit(parallel=True)
+def _reblock(Wk: Any, wt: Any, OB: int) -> None:
+    """wt[(ob*K + k)*OB + o] = Wk[ob*OB + o, k], 0 for the filters past FN (Wk any strides)."""
+    FN, K = Wk.shape
+    nob = wt.shape[0] // (K * OB)
+    zero = np.float32(0)
+    for ob in prange(nob):
+        for o in range(OB):
+            f = ob * OB + o
+            base = ob * K * OB + o
+            if f < FN:
+                for k in range(K):
+                    wt[base + k * OB] = Wk[f, k]
+            else:
+                for k in range(K):
+                    wt[base + k * OB] = zero
+
+
 def _tile_weights(Wk: Any, OB: int) -> tuple[Any, int]:
-    """W (FN, K) -> wt with wt[(ob*K + k)*OB + o] = W[ob*OB + o, k] (FN padded with zeros)."""
+    """W (FN, K) -> wt with wt[(ob*K + k)*OB + o] = W[ob*OB + o, k] (FN padded with zeros):
+    one compiled pass from any view (a transposed W is read in place)."""
     FN, K = Wk.shape
     nob = -(-FN // OB)
-    wt = np.zeros((nob * OB, K), np.float32)
-    wt[:FN] = Wk
-    wt = np.ascontiguousarray(wt.reshape(nob, OB, K).transpose(0, 2, 1)).ravel()
+    wt = np.empty(nob * OB * K, np.float32)
+    _reblock(Wk, wt, OB)
     return wt, nob
 
 

@@ -260,7 +260,7 @@ def conv_data_grad(
     dyg = _buffer("dy_rows", FN * T)  # dyg[f*T + q] = dy[n, f, oh, ow], 0 past Q
     _pack(np.ascontiguousarray(dy), dyg, T, 0, out_h, out_w)
     offs = np.arange(FN, dtype=np.uint64) * np.uint64(T)
-    Wt = np.ascontiguousarray(np.asarray(W, np.float32).reshape(FN, -1).T)  # (K, FN)
+    Wt = np.asarray(W, np.float32).reshape(FN, -1).T  # (K, FN), a view
     dcol = grid_products(dyg, Wt, offs, T, role="dcol")  # (K_pad*T,)
     dx = np.empty(x_shape, np.float32)
     pt, _, pl, _ = pads

@@ -47,9 +47,7 @@ def pool_forward(x: Any, y: Any, arg: Any, KH: int, KW: int, minimum: bool, keep
 
 
 @njit(parallel=True)
-def _max_pool_2x2(
-    x: Any, y: Any, arg: Any, H: int, W: int, oh: int, ow: int, keep: bool
-) -> None:
+def _max_pool_2x2(x: Any, y: Any, arg: Any, H: int, W: int, oh: int, ow: int, keep: bool) -> None:
     """The 2 x 2 max pool on flat planes, branch-free (selects) so that the row loop
     vectorises; unsigned indices (no negative-index fix-up)."""
     u = np.uint64
@@ -131,3 +129,47 @@ def pool_backward(dout: Any, arg: Any, dx: Any, KH: int, KW: int) -> None:
                         dx[n, c, r, w * KW + b] = d if k == a * KW + b else zero
                 for s in range(ow * KW, W):  # the columns the floor left out
                     dx[n, c, r, s] = zero
+
+
+@njit(parallel=True)
+def _window_pool(
+    x: Any, y: Any, KH: int, KW: int, SH: int, SW: int, PH: int, PW: int, DH: int, DW: int,
+    minimum: bool,
+) -> None:  # fmt: skip
+    N, C, H, W = x.shape
+    oh, ow = y.shape[2], y.shape[3]
+    start = np.inf if minimum else -np.inf
+    for t in prange(N * C):
+        n = t // C
+        c = t - n * C
+        for h in range(oh):
+            for w in range(ow):
+                best = x.dtype.type(start)
+                for a in range(KH):
+                    r = h * SH - PH + a * DH
+                    if r < 0 or r >= H:
+                        continue
+                    for b in range(KW):
+                        s = w * SW - PW + b * DW
+                        if s < 0 or s >= W:
+                            continue
+                        v = x[n, c, r, s]
+                        if (v < best if minimum else v > best) or v != v:
+                            best = v  # NumPy's maximum / minimum: NaN wins and stays
+                y[n, c, h, w] = best
+
+
+def window_pool_forward(
+    x: Any,
+    y: Any,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+    minimum: bool,
+) -> None:
+    """y of any max (min) pool, windows overlapping, padded or dilated, *without* the argmax
+    (inference): per output, the running pick over the taps inside the input, in tap order,
+    from -inf (+inf), as the reference's general loop. x and y any layout (N, C, H, W)."""
+    _window_pool(x, y, kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1],
+                 dilation[0], dilation[1], minimum)  # fmt: skip

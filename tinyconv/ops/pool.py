@@ -203,6 +203,10 @@ class MaxPool(Function):
                     yi[...] = order_key(yi)  # the keys of the maxima back to their float bits
 
             for_chunks(chunk, x, axis=1 if channel_major else 0)
+        elif arg is None and _compiled_window_pool(x):  # no argmax wanted: each window once
+            from ..kernels.pool import window_pool_forward  # noqa: PLC0415  (numba)
+
+            window_pool_forward(x, y, kernel, stride, padding, dilation, mode == "min")
         else:  # overlapping, padded or dilated windows: a running max over the valid rectangles
 
             def chunk(i: tuple[slice, ...]) -> None:
@@ -275,6 +279,14 @@ def _compiled_pool(x: Any, index_dtype: Any) -> bool:
     from ..kernels.pool import supported  # noqa: PLC0415  (numba)
 
     return supported(x, index_dtype)
+
+
+def _compiled_window_pool(x: Any) -> bool:
+    """Whether ``kernels/pool.window_pool_forward`` pools x without an argmax (the kernels on,
+    a NumPy float32/float64 (N, C, H, W) array, any layout)."""
+    if not kernels.enabled() or type(x).__module__ != "numpy" or x.ndim != 4:
+        return False
+    return x.dtype.name in ("float32", "float64")
 
 
 def _flat_indices(
