@@ -192,15 +192,13 @@ def _reblock(Wk: Any, wt: Any, OB: int) -> None:
     nob = wt.shape[0] // (K * OB)
     zero = np.float32(0)
     for ob in prange(nob):
-        for o in range(OB):
-            f = ob * OB + o
-            base = ob * K * OB + o
-            if f < FN:
-                for k in range(K):
-                    wt[base + k * OB] = Wk[f, k]
-            else:
-                for k in range(K):
-                    wt[base + k * OB] = zero
+        m = min(OB, FN - ob * OB)  # the block's real filters
+        for k in range(K):
+            dst = (ob * K + k) * OB
+            for o in range(m):
+                wt[dst + o] = Wk[ob * OB + o, k]
+            for o in range(m, OB):
+                wt[dst + o] = zero
 
 
 def _tile_weights(Wk: Any, OB: int) -> tuple[Any, int]:

@@ -138,25 +138,32 @@ def _window_pool(
 ) -> None:  # fmt: skip
     N, C, H, W = x.shape
     oh, ow = y.shape[2], y.shape[3]
-    start = np.inf if minimum else -np.inf
+    start = x.dtype.type(np.inf if minimum else -np.inf)
+    lo = np.empty(KW, np.int64)  # per tap column b: the outputs w in [lo, hi) inside the image
+    hi = np.empty(KW, np.int64)
+    for b in range(KW):
+        s0 = b * DW - PW
+        lo[b] = min(max(-(s0 // SW), 0), ow)
+        hi[b] = min(max((W - 1 - s0) // SW + 1, lo[b]), ow)
     for t in prange(N * C):
         n = t // C
         c = t - n * C
         for h in range(oh):
+            yr = y[n, c, h]
             for w in range(ow):
-                best = x.dtype.type(start)
-                for a in range(KH):
-                    r = h * SH - PH + a * DH
-                    if r < 0 or r >= H:
-                        continue
-                    for b in range(KW):
-                        s = w * SW - PW + b * DW
-                        if s < 0 or s >= W:
-                            continue
-                        v = x[n, c, r, s]
-                        if (v < best if minimum else v > best) or v != v:
-                            best = v  # NumPy's maximum / minimum: NaN wins and stays
-                y[n, c, h, w] = best
+                yr[w] = start
+            for a in range(KH):  # taps in order, each over the row: the reference's order
+                r = h * SH - PH + a * DH
+                if r < 0 or r >= H:
+                    continue
+                xr = x[n, c, r]
+                for b in range(KW):
+                    s0 = b * DW - PW
+                    for w in range(lo[b], hi[b]):
+                        v = xr[w * SW + s0]
+                        best = yr[w]
+                        m = (v < best) if minimum else (v > best)
+                        yr[w] = v if (m or v != v) else best  # NaN wins and stays
 
 
 def window_pool_forward(
