@@ -85,11 +85,12 @@ CASES = [
     ((4, 6, 5, 3), {"affine": False}, False),
     ((4, 6, 5, 3), {"track_running_stats": False}, True),
     ((2, 3, 1, 1), {"momentum": None}, False),  # M = 2, cumulative average
+    ((2, 3, 17, 19), {"eps": 1e-3, "momentum": 0.3}, False),  # H*W > the kernel's 256 lanes
 ]
 
 
 @pytest.mark.parametrize("case", CASES, ids=["odd", "odd-cmajor", "fast-mnist", "no-affine",
-                                             "no-stats", "tiny-cumulative"])  # fmt: skip
+                                             "no-stats", "tiny-cumulative", "wide"])  # fmt: skip
 def test_bn_relu_equals_the_layers_and_torch(case):
     shape, bn_args, cmajor = case
     rng = np.random.default_rng(1)

@@ -19,8 +19,12 @@ and a NaN or inf in dout times 0 gives NaN, as the reference's multiply by the m
 Nothing but x (and the per-channel vectors) is kept for backward: xhat, y's sign and g are
 recomputed from x with the forward's operations, so they are the forward's bits exactly.
 
-The sums run in four interleaved float64 accumulators (lane k mod 4 of each plane, combined
-as (s0 + s1) + (s2 + s3)): a fixed order, so the result depends on the data only.
+The sums run in a float64 vector of L = min(256, H*W) partial sums per channel: position k
+of each of the channel's planes, n = 0 .. N-1, is added to lane k mod L (elementwise, so the
+loop vectorises without reordering any sum), then the L lanes in index order. A fixed
+order: the result depends on the data only. (Numba's wrap-around check of a negative index
+kept loops over ``flat[p + k]`` scalar, 6x slower: each run of a plane is sliced first, so
+the indices start at 0.)
 
 Threads: the channels are split over Numba's threads (one thread: a serial compilation of the
 same loops); a channel is reduced and written by one thread in a fixed order, so the result
@@ -42,6 +46,7 @@ from ._jit import njit, prange
 from .channel_affine import planes
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+LANES = 256  # float64 partial sums per channel (see the module notes)
 
 
 def _forward_loops(
@@ -51,20 +56,25 @@ def _forward_loops(
     t = xf.dtype.type
     zero, one = t(0), t(1)
     M = N * HW
+    L = acc.shape[1]
     for c in prange(C):
-        a = acc[c]  # (HW,) float64: a[k] sums position k of the channel's N planes
+        a = acc[c]  # (L,) float64: a[j] sums positions j, j + L, ... of the N planes
         a[:] = 0.0
         for n in range(N):
-            xs = xf[n * xn + c * xc :][:HW]  # one plane (a view: indices from 0 vectorise)
-            for k in range(HW):
-                a[k] += xs[k]
+            p = n * xn + c * xc
+            for k0 in range(0, HW, L):
+                xs = xf[p + k0 :][: min(L, HW - k0)]  # a view: indices from 0 vectorise
+                for j in range(xs.shape[0]):
+                    a[j] += xs[j]
         mu = t(_total(a) / M)
         a[:] = 0.0
         for n in range(N):
-            xs = xf[n * xn + c * xc :][:HW]
-            for k in range(HW):
-                d = np.float64(xs[k] - mu)
-                a[k] += d * d
+            p = n * xn + c * xc
+            for k0 in range(0, HW, L):
+                xs = xf[p + k0 :][: min(L, HW - k0)]
+                for j in range(xs.shape[0]):
+                    d = np.float64(xs[j] - mu)
+                    a[j] += d * d
         v = t(_total(a) / M)
         inv = one / np.sqrt(v + eps)
         mean[c], var[c], inv_std[c] = mu, v, inv
@@ -84,18 +94,22 @@ def _backward_loops(
     t = xf.dtype.type
     zero, one = t(0), t(1)
     Mt = t(N * HW)
+    L = acc.shape[1]
     for c in prange(C):
         mu, inv, wc, bc = mean[c], inv_std[c], w[c], b[c]
-        a, ax = acc[c], acc_x[c]  # (HW,) float64 sums over the N planes, as in forward
+        a, ax = acc[c], acc_x[c]  # (L,) float64 partial sums, as in forward
         a[:] = 0.0
         ax[:] = 0.0
         for n in range(N):
-            xs, ds = xf[n * xn + c * xc :][:HW], df[n * dn + c * dc :][:HW]
-            for k in range(HW):
-                h = (xs[k] - mu) * inv
-                g = ds[k] * (one if h * wc + bc > zero else zero)
-                a[k] += g
-                ax[k] += g * h
+            p, q = n * xn + c * xc, n * dn + c * dc
+            for k0 in range(0, HW, L):
+                m = min(L, HW - k0)
+                xs, ds = xf[p + k0 :][:m], df[q + k0 :][:m]
+                for j in range(m):
+                    h = (xs[j] - mu) * inv
+                    g = ds[j] * (one if h * wc + bc > zero else zero)
+                    a[j] += g
+                    ax[j] += g * h
         sc, sxc = t(_total(a)), t(_total(ax))
         S[c], Sx[c] = sc, sxc
         if need_dx:
@@ -159,7 +173,7 @@ def forward(x: Any, weight: Any, bias: Any, eps: float) -> tuple[Any, Any, Any, 
     b = _vector(bias, C, x.dtype, 0.0)
     mean, var, inv_std = (np.empty(C, dtype=x.dtype) for _ in range(3))
     kernel = _forward_parallel if numba.get_num_threads() > 1 else _forward
-    acc = np.empty((C, H * W), dtype=np.float64)
+    acc = np.empty((C, min(LANES, H * W)), dtype=np.float64)
     kernel(xf, xn, xc, yf, yn, yc, N, C, H * W, w, b, t(eps), mean, var, inv_std, acc)
     return y, mean, var, inv_std
 
@@ -190,7 +204,8 @@ def backward(
     S, Sx = np.empty(C, dtype=x.dtype), np.empty(C, dtype=x.dtype)
     coef = np.ascontiguousarray(coef, dtype=x.dtype)
     kernel = _backward_parallel if numba.get_num_threads() > 1 else _backward
-    acc, acc_x = np.empty((C, H * W)), np.empty((C, H * W))
+    L = min(LANES, H * W)
+    acc, acc_x = np.empty((C, L)), np.empty((C, L))
     kernel(xf, xn, xc, df, dn, dc, gf, gn, gc, N, C, H * W, w, b, mean, inv_std, coef, S, Sx,
            bool(need_dx), acc, acc_x)  # fmt: skip
     return dx, S, Sx
