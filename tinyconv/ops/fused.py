@@ -23,6 +23,10 @@ itself.
 
 ``nn.Sequential`` calls this for a Conv2d, ReLU, MaxPool2d run of its layers that has no
 forward hooks (``tinyconv/nn/fusion.py``): the layers stay in the model as they were.
+
+Two more fused pairs live here: ``ConvRelu`` (Conv2d -> ReLU on the 3x3 direct kernels) and
+``BatchNormRelu`` (training-mode BatchNorm2d -> ReLU, ``kernels/batch_norm_relu.py``), each
+chosen by its rule in ``nn/fusion.py``.
 """
 
 from __future__ import annotations
