@@ -102,6 +102,26 @@ def case_channel_affine() -> Arrays:
     return [a.numpy().copy(), b.numpy().copy()]
 
 
+def case_batch_norm_relu() -> Arrays:
+    """Training-mode BatchNorm2d -> ReLU (fused by Sequential), NCHW and channel-major."""
+    r = _rng(9)
+    out = []
+    for cmajor in (False, True):
+        x = r.standard_normal((7, 6, 9, 11)).astype(np.float32)
+        if cmajor:
+            x = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+        tinyconv.manual_seed(9)
+        model = nn.Sequential(nn.BatchNorm2d(6), nn.ReLU())
+        model[0].bias.data[...] = r.uniform(-0.5, 0.5, 6)
+        xt = tinyconv.tensor(x, requires_grad=True)
+        y = model(xt)
+        y.backward(tinyconv.tensor(r.standard_normal(y.shape).astype(np.float32)))
+        bn = model[0]
+        out += [y.numpy().copy(), *_grads(xt, bn.weight, bn.bias)]
+        out += [bn.running_mean.numpy().copy(), bn.running_var.numpy().copy()]
+    return out
+
+
 def case_conv3x3() -> Arrays:
     """Stride-1 3x3 convolutions (deep3x3's kernels once they are on main), forward and back."""
     r = _rng(5)
@@ -168,6 +188,7 @@ def case_pool() -> Arrays:
 
 
 CASES: dict[str, Callable[[], Arrays]] = {
+    "batch_norm_relu": case_batch_norm_relu,
     "channel_affine": case_channel_affine,
     "col2im": case_col2im,
     "conv3x3": case_conv3x3,

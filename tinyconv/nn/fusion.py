@@ -34,6 +34,19 @@ the batch norm is in eval mode with running statistics, no gradient is recorded 
 ``no_grad``, or no input or parameter requires one), autocast is off and the arrays are
 NumPy float32/float64. ``Sequential`` tries it after Conv2d -> ReLU -> MaxPool2d; models
 whose forward is written out (ResNet's blocks) call ``conv_bn`` directly.
+
+BatchNorm2d -> ReLU in training mode (``bn_relu``, fast_mnist's two pairs) becomes
+``ops.fused.BatchNormRelu``: one compiled pass pair computes the batch statistics, the
+normalisation and the ReLU (``kernels/batch_norm_relu.py``), and one pass pair the backward,
+keeping only the batch norm's input (xhat and the ReLU's mask are recomputed). The running
+statistics (when tracked) and ``num_batches_tracked`` are updated as the layer does
+(``_BatchNorm._step_stats``, ``ops.norm.update_running_stats``). The values equal the layers'
+to float rounding (the sums run in float64 in another order than NumPy's, so not bit for
+bit). Besides the hook, class and tracer conditions it applies when the kernels are on,
+autocast is off, the batch norm is in training mode, the input is a 4-D NumPy float32/float64
+array with more than one value per channel, in NCHW or channel-major memory, and the
+parameters and running statistics have its dtype. Evaluation mode is ``conv_bn``'s case (after
+a convolution); a batch norm in eval runs layer by layer here.
 """
 
 from __future__ import annotations
@@ -45,7 +58,7 @@ import numpy
 from .. import kernels
 from ..cast_policy import is_autocast_enabled
 from ..ops.conv import _use_direct_kernel, conv2d
-from ..ops.fused import ConvRelu, ConvReluMaxPool, fusable
+from ..ops.fused import BatchNormRelu, ConvRelu, ConvReluMaxPool, fusable
 from ..ops.norm import norm_affine
 from ..tensor import Function, Tensor, is_grad_enabled
 from .activation import ReLU
@@ -203,4 +216,37 @@ def _conv_runs(layers: list[Module], i: int, x: Any) -> tuple[Any, int] | None:
     return None
 
 
+def bn_relu(layers: list[Module], i: int, x: Any) -> tuple[Any, int] | None:
+    """(relu(bn(x)), i + 2) for a training-mode BatchNorm2d, ReLU at ``layers[i:]`` as one
+    ``ops.fused.BatchNormRelu``; or None (see the module docstring for the conditions)."""
+    if i + 2 > len(layers):
+        return None
+    bn, act = layers[i : i + 2]
+    if type(bn) is not BatchNorm2d or type(act) is not ReLU:
+        return None
+    if bn._forward_hooks or act._forward_hooks or _tracing():
+        return None
+    if not kernels.enabled() or is_autocast_enabled() or not bn.training:
+        return None
+    if not isinstance(x, Tensor) or x.ndim != 4 or x.shape[1] != bn.num_features:
+        return None  # BatchNorm2d's own checks give the error
+    tensors = [bn.weight, bn.bias, bn.running_mean, bn.running_var]
+    if any(t is not None and (type(t.data) is not numpy.ndarray or t.dtype != x.dtype)
+           for t in tensors):  # fmt: skip
+        return None
+    from ..kernels import batch_norm_relu  # noqa: PLC0415  (numba)
+
+    if not batch_norm_relu.supported(x.data):  # a float32/64 plane layout, M > 1
+        return None
+    running_mean, running_var, _, momentum = bn._step_stats()
+    y = BatchNormRelu.apply(
+        x, bn.weight, bn.bias,
+        running_mean=None if running_mean is None else running_mean.data,
+        running_var=None if running_var is None else running_var.data,
+        momentum=momentum, eps=bn.eps,
+    )  # fmt: skip
+    return y, i + 2
+
+
 SEQUENTIAL_FUSIONS[Conv2d] = _conv_runs
+SEQUENTIAL_FUSIONS[BatchNorm2d] = bn_relu

@@ -76,8 +76,14 @@ class _BatchNorm(Module):
                 f"{self.num_features} channels, got {tuple(in_shape)} with {in_shape[1]} channels"
             )
 
-    def forward(self, x: Tensor) -> Tensor:
-        self._check(x.shape)
+    def _step_stats(self) -> tuple[Tensor | None, Tensor | None, bool, float]:
+        """(running_mean, running_var, use batch statistics, momentum) for this forward.
+
+        Counts the batch (``num_batches_tracked`` += 1) when training with running
+        statistics; momentum None gives the cumulative average 1 / num_batches_tracked.
+        The running statistics are None when they are not to be used or updated. Shared
+        with the fused BatchNorm2d -> ReLU of ``nn/fusion.py``.
+        """
         factor = self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.data += 1
@@ -85,14 +91,24 @@ class _BatchNorm(Module):
                 factor = 1.0 / float(self.num_batches_tracked.data)
         use_batch_stats = self.training or not self.track_running_stats
         track = not self.training or self.track_running_stats
-        return F.batch_norm(
-            x,
+        return (
             self.running_mean if track else None,
             self.running_var if track else None,
+            use_batch_stats,
+            0.0 if factor is None else factor,
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        self._check(x.shape)
+        running_mean, running_var, use_batch_stats, momentum = self._step_stats()
+        return F.batch_norm(
+            x,
+            running_mean,
+            running_var,
             self.weight,
             self.bias,
             training=use_batch_stats,
-            momentum=0.0 if factor is None else factor,
+            momentum=momentum,
             eps=self.eps,
             layer=repr(self),
         )

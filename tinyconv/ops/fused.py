@@ -23,6 +23,10 @@ itself.
 
 ``nn.Sequential`` calls this for a Conv2d, ReLU, MaxPool2d run of its layers that has no
 forward hooks (``tinyconv/nn/fusion.py``): the layers stay in the model as they were.
+
+Two more fused pairs live here: ``ConvRelu`` (Conv2d -> ReLU on the 3x3 direct kernels) and
+``BatchNormRelu`` (training-mode BatchNorm2d -> ReLU, ``kernels/batch_norm_relu.py``), each
+chosen by its rule in ``nn/fusion.py``.
 """
 
 from __future__ import annotations
@@ -33,9 +37,10 @@ import numpy as np
 
 from .. import kernels
 from ..cast_policy import is_autocast_enabled
-from ..tensor import Function, Tensor
+from ..tensor import Function, Tensor, is_grad_enabled
 from .activation import relu
 from .conv import conv2d
+from .norm import update_running_stats
 from .parallel import run_blocks
 from .pool import max_pool2d
 
@@ -165,6 +170,51 @@ class ConvRelu(Function):
         xs, W, mask, (x_shape, W_shape, pads, dilation) = self.saved
         g, db = relu_grad(dout, mask)  # db: the sums of g, in the same pass
         return (*_direct_grads(self, xs, x_shape, g, W, W_shape, pads, dilation), db)
+
+
+class BatchNormRelu(Function):
+    """y = relu(batch_norm(x, training=True)): training-mode BatchNorm2d -> ReLU, one compiled
+    pass pair each way (``kernels/batch_norm_relu.py``).
+
+    x (N, C, H, W) NumPy float32/float64 in a plane layout (NCHW or a convolution's
+    channel-major memory), weight and bias (C,) or None -> y (N, C, H, W) in x's layout.
+    Per channel, over its M = N*H*W values::
+
+        mean = sum(x) / M,  var = sum((x - mean)^2) / M  (biased),  inv = 1 / sqrt(var + eps)
+        xhat = (x - mean) * inv,  y = max(xhat * weight + bias, 0)
+
+    running_mean and running_var ((C,) arrays, or None) are updated in place exactly as
+    ``BatchNorm.forward`` does (``update_running_stats``: momentum, the variance times
+    M / (M - 1)). Saved for backward: x itself (the layers save xhat, an array of x's size,
+    plus ReLU's mask), weight, bias and the (C,) mean and inv; xhat and the ReLU's mask are
+    recomputed from them with the forward's operations. Backward, with g = dout * (y > 0)::
+
+        dbias = S = sum(g),  dweight = Sx = sum(g * xhat)
+        dx = (M g - S - xhat Sx) * (weight * inv / M)
+
+    (``_train_backward_rows``'s formula and order).
+    """
+
+    def forward(self, x: Any, weight: Any, bias: Any, *, running_mean: Any, running_var: Any,
+                momentum: float, eps: float) -> Any:  # fmt: skip
+        from ..kernels import batch_norm_relu  # noqa: PLC0415  (imports Numba)
+
+        y, mean, var, inv_std = batch_norm_relu.forward(x, weight, bias, eps)
+        if running_mean is not None:
+            update_running_stats(running_mean, running_var, mean, var, x, momentum)
+        if is_grad_enabled() and any(self.needs_input_grad):
+            self.save_for_backward(x, weight, bias, mean, inv_std)
+        return y
+
+    def backward(self, dout: Any) -> tuple[Any, Any, Any]:
+        from ..kernels import batch_norm_relu  # noqa: PLC0415
+
+        x, weight, bias, mean, inv_std = self.saved
+        M = x.dtype.type(x.size // x.shape[1])
+        coef = inv_std / M if weight is None else weight * inv_std / M
+        need = self.needs_input_grad
+        dx, S, Sx = batch_norm_relu.backward(x, dout, weight, bias, mean, inv_std, coef, need[0])
+        return dx, (Sx if need[1] else None), (S if need[2] else None)
 
 
 def fusable(x: Tensor, weight: Tensor, bias: Tensor | None, padding: Pair, pool: int) -> bool:

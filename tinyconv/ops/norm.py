@@ -85,11 +85,7 @@ class BatchNorm(Function):
             var = x.var(axis=axes)  # (C,) biased: this is what normalises the batch
         if training:
             if running_mean is not None:
-                M = x.size // x.shape[1]
-                unbiased = var * x.dtype.type(M / (M - 1))
-                m = running_mean.dtype.type(momentum)
-                running_mean[...] = (1 - m) * running_mean + m * mean
-                running_var[...] = (1 - m) * running_var + m * unbiased
+                update_running_stats(running_mean, running_var, mean, var, x, momentum)
             if getattr(self, "rows", False):
                 return y
         else:
@@ -157,6 +153,19 @@ class BatchNorm(Function):
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
             db = dout.sum(axis=axes)
         return dx, dw, db
+
+
+def update_running_stats(
+    running_mean: Any, running_var: Any, mean: Any, var: Any, x: Any, momentum: float
+) -> None:
+    """r = (1 - momentum) r + momentum s in place, for the (C,) batch mean and biased
+    variance of x (N, C, *); the variance enters unbiased, times M / (M - 1) with M values
+    per channel (as PyTorch). Shared by ``BatchNorm`` and the fused ``BatchNormRelu``."""
+    M = x.size // x.shape[1]
+    unbiased = var * x.dtype.type(M / (M - 1))
+    m = running_mean.dtype.type(momentum)
+    running_mean[...] = (1 - m) * running_mean + m * mean
+    running_var[...] = (1 - m) * running_var + m * unbiased
 
 
 def _channel_major(x: Any) -> bool:
