@@ -137,11 +137,30 @@ def test_gemm_is_used_only_where_the_rule_says():
         x256, w256 = np.zeros((2, 256, 14, 14), np.float32), np.zeros((256, 256, 3, 3), np.float32)
         assert _use_gemm_kernel(x256, w256, one, p1, one, 1, False)  # wide 3x3 at inference
         assert not _use_gemm_kernel(x256, w256, one, p1, one, 1, True)  # ... not in training
-        big = np.zeros((8, 3, 224, 224), np.float32)  # resnet18's stem at batch 8: a 59 MB col
-        assert not _use_gemm_kernel(big, np.zeros((64, 3, 7, 7), np.float32), two,
-                                    (3, 3, 3, 3), one, 1, False)  # fmt: skip
+        big = np.zeros((8, 3, 224, 224), np.float32)  # resnet18's stem: chunks of images
+        assert _use_gemm_kernel(big, np.zeros((64, 3, 7, 7), np.float32), two, (3, 3, 3, 3), one,
+                                1, False)  # fmt: skip
+        w7 = np.zeros((8, 32, 7, 7), np.float32)
+        assert not _use_gemm_kernel(
+            x[:, :, :5, :5], w7, two, (0, 0, 0, 0), one, 1, True
+        )  # no output
     with K.using("numpy"):
         assert not _use_gemm_kernel(x, w, two, p1, one, 1, True)
+
+
+def test_gemm_chunks_of_images_change_no_output_bit(monkeypatch):
+    """Forward and dx are per-output sums: the same bits in chunks; dW adds the chunks' sums."""
+    from tinyconv.kernels import conv_gemm
+
+    case = CASES["fast_mnist-conv2"]
+    x, w, b, dy = _data(case, seed=6)
+    whole, _ = _run("numba", x, w, b, dy, *case[2:5])
+    monkeypatch.setattr(conv_gemm, "CHUNK_BYTES", 1)  # one image per chunk
+    chunked, used = _run("numba", x, w, b, dy, *case[2:5])
+    assert used
+    np.testing.assert_array_equal(chunked[0], whole[0])  # y
+    np.testing.assert_array_equal(chunked[1], whole[1])  # dx
+    np.testing.assert_allclose(chunked[2], whole[2], rtol=1e-5, atol=1e-5 * np.abs(whole[2]).max())
 
 
 def test_gemm_does_not_depend_on_thread_count():

@@ -7,7 +7,8 @@ built by a compiled, parallel im2col, channel-tap major::
     col[k*T + q] = x_pad[n, c, oh*SH + i*DH, ow*SW + j*DW]      k = (c*FH + i)*FW + j
                                                                 q = (n*out_h + oh)*out_w + ow
 
-(T >= Q = N*out_h*out_w floats per row, zeros past Q), and the product is the register-tiled
+(T >= Q = N*out_h*out_w floats per row, zeros past Q), for a chunk of images at a time
+whose col holds about CHUNK_BYTES (so that it stays in cache), and the product is the register-tiled
 micro-kernel of the stride-1 convolutions (``conv_tiles.tile_products``): with the tap
 offsets offs[k] = k*T the "grid" of ``conv3x3`` is exactly this matrix, every position q a
 real output, so there is no junk at all, whatever the stride, kernel size or map size. On
@@ -18,7 +19,8 @@ multiply 1.2-1.8x faster (measured on AMD EPYC Zen 5, 2 threads: FN 64 x K 288 x
 
 * forward: y[n, f, oh, ow] = b[f] + sum_k W[f, k] * col[k*T + q]  (``tile_products``);
 * dW[f, k] = sum_q dy[f, q] * col[k*T + q]  (``tile_weight_grad``, blocks of QB positions
-  added in order), col rebuilt from x (it is not kept: it is K/C times larger than x);
+  added in order, then the chunks in order), col rebuilt from x (it is not kept: it is
+  K/C times larger than x);
 * dx: dcol[k, q] = sum_f W[f, k] * dy[f*T + q] (the tiles again, with the filters' roles
   swapped), then a compiled col2im that *gathers*: each input pixel adds its taps' values
   in tap order (i, then j), starting from 0, which is the order of the reference's
@@ -38,12 +40,11 @@ import numpy as np
 
 from ._jit import njit, prange
 from .conv3x3 import (
-    QB,
     _buffer,
     _pack,
     _pack_transposed,
+    _tile_weights,
     _unpack,
-    grid_products,
     grid_weight_grad,
 )
 
@@ -172,8 +173,7 @@ def im2col(x: Any, W_shape: tuple[int, ...], stride: Pair, pads: Pads, dilation:
     return col, T, out_h, out_w
 
 
-COL_LIMIT = 16 << 20  # bytes of col past which the reference's cache-sized blocks win
-PART_LIMIT = 16 << 20  # bytes of dW's per-block partial sums allowed when training
+CHUNK_BYTES = 4 << 20  # col per chunk of images (measured: 4-8 MiB best, see supported)
 
 
 def supported(
@@ -181,89 +181,114 @@ def supported(
 ) -> bool:
     """Whether this path computes the convolution, and is measured to win.
 
-    float32 NumPy arrays, one group, and a col of at most COL_LIMIT bytes (the whole batch's
-    col goes through memory; the reference's blocks stay in cache: resnet18's 7x7/2 stem at
-    batch 8, a 59 MB col, 13.6 ms here against 12.2 ms). Then:
+    float32 NumPy arrays and one group; the batch goes through in chunks of images whose
+    col holds CHUNK_BYTES (4 MiB, in cache: whole-batch cols of 15-60 MB were up to 1.8x
+    slower). Measured on AMD EPYC Zen 5, 2 threads, OpenBLAS's Haswell kernels, ms this
+    path vs the one before it (the reference, or the stride-2 phase grid of conv_stride2
+    for 3x3 layers of 16-64 channels):
 
-    * stride > 1: every measured shape wins. AMD EPYC Zen 5, 2 threads, OpenBLAS's Haswell
-      kernels, ms this path vs the dispatch before it (the stride-2 phase grid for 3x3
-      layers of 16-64 channels, else the reference): forward at batch 8, 64->128 @56 3x3
-      3.80 vs 4.82, 1x1 0.49 vs 1.06; 128->256 @28 3.28 vs 4.61, 1x1 0.39 vs 0.87;
-      256->512 @14 3.79 vs 4.77, 1x1 0.43 vs 0.83; forward + backward at batch 128
-      (fast_mnist) 1->32 @28 5x5 1.04 vs 1.68, 32->64 @14 3x3 5.08 vs 5.86. With gradients,
-      dW's partial sums (one K x FN block per QB positions) must stay under PART_LIMIT.
+    * stride > 1, every measured shape. Forward: resnet18's 7x7/2 stem at batch 8 7.7 vs
+      11.5, batch 1 0.92 vs 1.68; 64->128 @56 3x3 2.8 vs 4.8, 1x1 0.49 vs 1.06; 128->256 @28
+      3x3 3.3 vs 4.6, 1x1 0.39 vs 0.87; 256->512 @14 3x3 3.8 vs 4.8, 1x1 0.43 vs 0.83;
+      fast_mnist's layers at evaluation (batch 1000) 1->32 @28 5x5 2.5 vs 4.0, 32->64 @14
+      3x3 10.3 vs 13.2. Forward + backward at batch 128 (fast_mnist): 1->32 @28 5x5 1.04
+      vs 1.68, 32->64 @14 3x3 4.4 vs 5.9.
     * stride 1, only without gradients and only 3x3 layers of more than 128 channels (those
-      the direct kernels of ``conv3x3`` leave to the reference): 256->256 @14 6.71 vs 8.89,
-      512->512 @7 7.84 vs 9.60. Fewer channels: the direct kernels win (128 @28 5.2 vs 7.5).
+      the direct kernels of ``conv3x3`` leave to the reference): batch 8, 256->256 @14 5.5
+      vs 8.7, 512->512 @7 6.7 vs 9.4. Fewer channels: the direct kernels win (128 @28 5.2
+      vs 7.5 here).
     """
     if type(x) is not np.ndarray or x.dtype != np.float32 or W.dtype != np.float32:
         return False
     if groups != 1 or x.ndim != 4 or x.shape[0] == 0:
         return False
+    H, W_in = x.shape[2:]
+    C, FH, FW = W.shape[1:]
+    pt, pb, pl, pr = pads
+    if _out_size(H, FH, stride[0], pt, pb, dilation[0]) < 1:
+        return False
+    if _out_size(W_in, FW, stride[1], pl, pr, dilation[1]) < 1:
+        return False
+    if stride == (1, 1):
+        return not grad and (FH, FW) == (3, 3) and C > 128
+    return True
+
+
+def conv_forward(x: Any, W: Any, b: Any, stride: Pair, pads: Pads, dilation: Pair) -> Any:
+    """y (N, FN, out_h, out_w) float32 C-contiguous = conv2d(x, W, b), in chunks of images
+    whose col holds about CHUNK_BYTES (every output is its own sum: chunks change no bit)."""
+    from . import conv_tiles  # noqa: PLC0415  (compiles on first use)
+
     N, C, H, W_in = x.shape
     FN, _, FH, FW = W.shape
     pt, pb, pl, pr = pads
     out_h = _out_size(H, FH, stride[0], pt, pb, dilation[0])
     out_w = _out_size(W_in, FW, stride[1], pl, pr, dilation[1])
-    if out_h < 1 or out_w < 1:
-        return False
-    T = row_stride(N * out_h * out_w)
     K = C * FH * FW
-    if K * T * 4 > COL_LIMIT:
-        return False
-    if stride == (1, 1):
-        return not grad and (FH, FW) == (3, 3) and C > 128
-    if grad:
-        part = -(-T // QB) * (-(-K // 16) * 16) * (-(-FN // 16) * 16) * 4
-        return part <= PART_LIMIT
-    return True
-
-
-def conv_forward(x: Any, W: Any, b: Any, stride: Pair, pads: Pads, dilation: Pair) -> Any:
-    """y (N, FN, out_h, out_w) float32 C-contiguous = conv2d(x, W, b)."""
-    FN = W.shape[0]
-    N = x.shape[0]
-    col, T, out_h, out_w = im2col(x, W.shape, stride, pads, dilation)
-    K = col.shape[0] // T
-    offs = (np.arange(K, dtype=np.uint64) * np.uint64(T)).astype(np.uint64)
-    out = grid_products(col, np.asarray(W, np.float32).reshape(FN, K), offs, T)
+    nc = _chunk(x.shape, W.shape, (out_h, out_w))
+    wt, nob = _tile_weights(np.asarray(W, np.float32).reshape(FN, K), conv_tiles.OB)
     y = np.empty((N, FN, out_h, out_w), np.float32)
     bias = np.zeros(FN, np.float32) if b is None else np.asarray(b, np.float32)
-    _unpack(out, T, bias, y, out_h, out_w)  # q = (n*out_h + h)*out_w + w: a grid without gaps
+    for n0 in range(0, N, nc):
+        xc = x[n0 : n0 + nc]
+        col, T, _, _ = im2col(xc, W.shape, stride, pads, dilation)
+        offs = np.arange(K, dtype=np.uint64) * np.uint64(T)
+        out = _buffer("out", nob * conv_tiles.OB * T)
+        conv_tiles.tile_products(col, wt, offs, out, nob, T)
+        _unpack(out, T, bias, y[n0 : n0 + nc], out_h, out_w)  # q = (n*out_h + h)*out_w + w
     return y
+
+
+def _chunk(x_shape: tuple[int, ...], W_shape: tuple[int, ...], out_hw: Pair) -> int:
+    """Images per chunk: those whose col holds about CHUNK_BYTES (at least one)."""
+    K = W_shape[1] * W_shape[2] * W_shape[3]
+    return max(1, min(x_shape[0], CHUNK_BYTES // (K * out_hw[0] * out_hw[1] * 4)))
 
 
 def conv_weight_grad(
     x: Any, dy: Any, W_shape: tuple[int, ...], stride: Pair, pads: Pads, dilation: Pair
 ) -> Any:
-    """dW (FN, C, FH, FW) float32 = dy (N, FN, out_h, out_w) against col(x), rebuilt."""
+    """dW (FN, C, FH, FW) float32 = dy (N, FN, out_h, out_w) against col(x), rebuilt chunk by
+    chunk of images; the chunks' sums added in chunk order (free of the thread count)."""
     from .conv_tiles import LT  # noqa: PLC0415  (compiles on first use)
 
     FN = W_shape[0]
-    col, T, out_h, out_w = im2col(x, W_shape, stride, pads, dilation)
-    K = col.shape[0] // T
-    offs = np.arange(K, dtype=np.uint64) * np.uint64(T)
+    N, _, out_h, out_w = dy.shape
+    nc = _chunk(x.shape, W_shape, (out_h, out_w))
     FNp = -(-FN // LT) * LT
-    dyt = _buffer("dyt", T * FNp)
-    _pack_transposed(np.ascontiguousarray(dy), dyt, FNp, out_h, out_w)  # dyt[q*FNp + f]
-    return grid_weight_grad(col, offs, dyt, FNp, W_shape)
+    dW = None
+    for n0 in range(0, N, nc):
+        col, T, _, _ = im2col(x[n0 : n0 + nc], W_shape, stride, pads, dilation)
+        offs = np.arange(col.shape[0] // T, dtype=np.uint64) * np.uint64(T)
+        dyt = _buffer("dyt", T * FNp)
+        _pack_transposed(np.ascontiguousarray(dy[n0 : n0 + nc]), dyt, FNp, out_h, out_w)
+        part = grid_weight_grad(col, offs, dyt, FNp, W_shape)  # dyt[q*FNp + f]
+        dW = part if dW is None else np.add(dW, part, out=dW)
+    return dW
 
 
 def conv_data_grad(
     dy: Any, W: Any, x_shape: tuple[int, ...], stride: Pair, pads: Pads, dilation: Pair
 ) -> Any:
-    """dx (N, C, H, W) float32: dcol = W^T dy on the tiles, then the gathering col2im."""
+    """dx (N, C, H, W) float32: dcol = W^T dy on the tiles, then the gathering col2im, chunk
+    by chunk of images."""
+    from . import conv_tiles  # noqa: PLC0415  (compiles on first use)
+
     N, C, H, W_in = x_shape
     FN, _, FH, FW = W.shape
     _, _, out_h, out_w = dy.shape
-    T = row_stride(N * out_h * out_w)
-    dyg = _buffer("dy_rows", FN * T)  # dyg[f*T + q] = dy[n, f, oh, ow], 0 past Q
-    _pack(np.ascontiguousarray(dy), dyg, T, 0, out_h, out_w)
-    offs = np.arange(FN, dtype=np.uint64) * np.uint64(T)
-    Wt = np.asarray(W, np.float32).reshape(FN, -1).T  # (K, FN), a view
-    dcol = grid_products(dyg, Wt, offs, T, role="dcol")  # (K_pad*T,)
+    nc = _chunk(x_shape, W.shape, (out_h, out_w))
+    wt, nob = _tile_weights(np.asarray(W, np.float32).reshape(FN, -1).T, conv_tiles.OB)
     dx = np.empty(x_shape, np.float32)
     pt, _, pl, _ = pads
-    _col2im_gather(dcol, T, dx.reshape(-1), N, C, H, W_in, FH, FW, stride[0], stride[1],
-                   dilation[0], dilation[1], pt, pl, out_h, out_w)  # fmt: skip
+    for n0 in range(0, N, nc):
+        n = min(nc, N - n0)
+        T = row_stride(n * out_h * out_w)
+        dyg = _buffer("dy_rows", FN * T)  # dyg[f*T + q] = dy[n, f, oh, ow], 0 past Q
+        _pack(np.ascontiguousarray(dy[n0 : n0 + n]), dyg, T, 0, out_h, out_w)
+        offs = np.arange(FN, dtype=np.uint64) * np.uint64(T)
+        dcol = _buffer("dcol", nob * conv_tiles.OB * T)  # (K_pad*T,)
+        conv_tiles.tile_products(dyg, wt, offs, dcol, nob, T)
+        _col2im_gather(dcol, T, dx[n0 : n0 + n].reshape(-1), n, C, H, W_in, FH, FW, stride[0],
+                       stride[1], dilation[0], dilation[1], pt, pl, out_h, out_w)  # fmt: skip
     return dx
