@@ -275,3 +275,58 @@ def test_onnx_export_still_sees_the_batch_norms(tmp_path: Path) -> None:
         tonnx.export(model, str(path), (3, 32, 32))
     ops = [n.op_type for n in onnx.load(str(path)).graph.node]
     assert ops.count("BatchNormalization") == 19 and ops.count("Relu") == 19
+
+
+@pytest.mark.parametrize("layer", ["direct-3x3", "gemm-strided", "gemm-wide"])
+@pytest.mark.parametrize("residual", [None, "nchw", "channel-major"])
+def test_conv_bn_in_the_kernels_output_pass(layer: str, residual: str | None) -> None:
+    """A float32 convolution on the compiled kernels (conv3x3's direct tiles, conv_gemm) gets the
+    batch norm, the residual and the ReLU as its outputs are unpacked: the same bits as that
+    convolution followed by the separate channel_affine pass, and PyTorch's values."""
+    import contextlib
+    from unittest import mock
+
+    from tinyconv.kernels import conv3x3
+
+    C, FN, stride, H = {"direct-3x3": (16, 24, 1, 9), "gemm-strided": (5, 7, 2, 11),
+                        "gemm-wide": (136, 130, 1, 5)}[layer]  # fmt: skip
+    rng = np.random.default_rng(11)
+    tinyconv.manual_seed(3)
+    conv = nn.Conv2d(C, FN, 3, stride=stride, padding=1)
+    bn = nn.BatchNorm2d(FN).eval()
+    randomise_bn(bn)
+    x = tinyconv.tensor(rng.standard_normal((3, C, H, H + 1)).astype(np.float32))
+    out_h, out_w = (H - 1) // stride + 1, H // stride + 1
+    r = rng.standard_normal((3, FN, out_h, out_w)).astype(np.float32)
+    if residual == "channel-major":
+        r = np.ascontiguousarray(r.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    r_t = None if residual is None else tinyconv.tensor(r)
+    calls = []
+    real = conv3x3.unpack_epilogue
+
+    def spy(*a):
+        calls.append(a[-1] is not None)
+        return real(*a)
+
+    with K.using("numba"), tinyconv.no_grad():
+        with mock.patch.object(conv3x3, "unpack_epilogue", spy):
+            if layer != "direct-3x3":
+                from tinyconv.kernels import conv_gemm
+
+                ctx = mock.patch.object(conv_gemm, "unpack_epilogue", spy)
+            else:
+                ctx = contextlib.nullcontext()
+            with ctx:
+                fused = conv_bn(conv, bn, x, residual=r_t, relu=nn.ReLU()).numpy()
+        assert calls and all(calls)  # the epilogue ran in the kernels' output pass
+        y = conv(x).numpy().copy()  # the same convolution on the kernels, then the pass
+    from tinyconv.kernels import channel_affine
+    from tinyconv.ops.norm import norm_affine
+
+    a, c = norm_affine(np.float32, bn.weight.numpy(), bn.bias.numpy(), bn.running_mean.numpy(),
+                       bn.running_var.numpy(), bn.eps)  # fmt: skip
+    want = channel_affine.affine_add_relu(y, a, c, None if residual is None else r, True)
+    np.testing.assert_array_equal(fused, want)
+    with K.using("numpy"), tinyconv.no_grad():
+        ref = conv_bn(conv, bn, x, residual=r_t, relu=nn.ReLU()).numpy()
+    assert np.abs(fused - ref).max() <= 1e-5 * np.abs(ref).max()

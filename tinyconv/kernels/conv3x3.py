@@ -161,6 +161,48 @@ def _unpack(out: Any, Qp: int, b: Any, y: Any, Hs: int, Ws: int) -> None:
 
 
 @njit(parallel=True)
+def _unpack_affine(
+    out: Any, Qp: int, b: Any, a: Any, c: Any, r: Any, residual: bool, relu: bool, y: Any,
+    Hs: int, Ws: int,
+) -> None:  # fmt: skip
+    """``_unpack`` followed by an eval-mode batch norm's affine map, a residual and a ReLU:
+    y = max((out + b[f]) * a[f] + c[f] (+ r), 0 if relu), the operations of the layers in
+    their order (no fused multiply-add), so the bits of Conv2d then ``channel_affine``."""
+    N, F, oh, ow = y.shape
+    yf = y.reshape(-1)
+    u = np.uint64
+    zero = np.float32(0)
+    for t in prange(N * F):
+        n = t // F
+        f = t - n * F
+        bias, av, cv = b[f], a[f], c[f]
+        for h in range(oh):
+            src = u(f * Qp + (n * Hs + h) * Ws)
+            dst = u((t * oh + h) * ow)
+            for w in range(ow):
+                v = out[src + u(w)] + bias
+                v = v * av + cv
+                if residual:
+                    v = v + r[n, f, h, w]
+                if relu:
+                    v = zero if v < zero else v
+                yf[dst + u(w)] = v
+
+
+def unpack_epilogue(out: Any, Qp: int, b: Any, y: Any, Hs: int, Ws: int, epilogue: Any) -> None:
+    """y from the grid outputs, through ``_unpack`` or, with ``epilogue`` = (a, c, r, relu),
+    through ``_unpack_affine`` (r None: no residual)."""
+    if epilogue is None:
+        _unpack(out, Qp, b, y, Hs, Ws)
+        return
+    a, c, r, relu = epilogue
+    has_r = r is not None
+    r = r if has_r else np.zeros((1, 1, 1, 1), np.float32)
+    a, c = np.ascontiguousarray(a, np.float32), np.ascontiguousarray(c, np.float32)
+    _unpack_affine(out, Qp, b, a, c, r, has_r, bool(relu), y, Hs, Ws)
+
+
+@njit(parallel=True)
 def _unpack_relu(
     out: Any, Qp: int, b: Any, y: Any, mask: Any, keep: bool, Hs: int, Ws: int
 ) -> None:
@@ -285,6 +327,16 @@ def conv_forward(x: Any, W: Any, b: Any, pads: Pads, dilation: Pair) -> tuple[An
     x on the gap grid (what ``conv_weight_grad`` reads: keep it instead of x)."""
     y, xs, _ = _forward(x, W, b, pads, dilation)
     return y, xs
+
+
+def conv_affine_forward(x: Any, W: Any, b: Any, pads: Pads, dilation: Pair, epilogue: Any) -> Any:
+    """y = the stride-1 convolution with ``epilogue`` = (a, c, r, relu) applied as the outputs
+    leave the grid (``unpack_epilogue``): an eval-mode Conv2d -> BatchNorm2d (-> + r) (->
+    ReLU) in one pass (inference: nothing is kept for backward)."""
+    g, _, out, bias = _grid_outputs(x, W, b, pads, dilation)
+    y = np.empty((g.N, W.shape[0], g.out_h, g.out_w), np.float32)
+    unpack_epilogue(out, g.Qp, bias, y, g.Hs, g.Ws, epilogue)
+    return y
 
 
 def conv_relu_forward(

@@ -44,8 +44,8 @@ from .conv3x3 import (
     _pack,
     _pack_transposed,
     _tile_weights,
-    _unpack,
     grid_weight_grad,
+    unpack_epilogue,
 )
 
 Pair = tuple[int, int]
@@ -214,9 +214,13 @@ def supported(
     return True
 
 
-def conv_forward(x: Any, W: Any, b: Any, stride: Pair, pads: Pads, dilation: Pair) -> Any:
+def conv_forward(
+    x: Any, W: Any, b: Any, stride: Pair, pads: Pads, dilation: Pair, epilogue: Any = None
+) -> Any:
     """y (N, FN, out_h, out_w) float32 C-contiguous = conv2d(x, W, b), in chunks of images
-    whose col holds about CHUNK_BYTES (every output is its own sum: chunks change no bit)."""
+    whose col holds about CHUNK_BYTES (every output is its own sum: chunks change no bit).
+    ``epilogue`` = (a, c, r, relu): an eval-mode batch norm's y * a + c, the residual r (or
+    None) and the ReLU applied as the outputs are unpacked (``conv3x3.unpack_epilogue``)."""
     from . import conv_tiles  # noqa: PLC0415  (compiles on first use)
 
     N, C, H, W_in = x.shape
@@ -235,7 +239,11 @@ def conv_forward(x: Any, W: Any, b: Any, stride: Pair, pads: Pads, dilation: Pai
         offs = np.arange(K, dtype=np.uint64) * np.uint64(T)
         out = _buffer("out", nob * conv_tiles.OB * T)
         conv_tiles.tile_products(col, wt, offs, out, nob, T)
-        _unpack(out, T, bias, y[n0 : n0 + nc], out_h, out_w)  # q = (n*out_h + h)*out_w + w
+        ep = epilogue
+        if ep is not None and ep[2] is not None:
+            ep = (ep[0], ep[1], ep[2][n0 : n0 + nc], ep[3])
+        # q = (n*out_h + h)*out_w + w: a grid without gaps
+        unpack_epilogue(out, T, bias, y[n0 : n0 + nc], out_h, out_w, ep)
     return y
 
 

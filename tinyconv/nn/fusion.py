@@ -57,7 +57,7 @@ import numpy
 
 from .. import kernels
 from ..cast_policy import is_autocast_enabled
-from ..ops.conv import _use_direct_kernel, conv2d
+from ..ops.conv import _use_direct_kernel, conv2d, conv2d_affine_kernel
 from ..ops.fused import BatchNormRelu, ConvRelu, ConvReluMaxPool, fusable
 from ..ops.norm import norm_affine
 from ..tensor import Function, Tensor, is_grad_enabled
@@ -176,6 +176,10 @@ def conv_bn(
     if _foldable(conv, bn, relu, x, residual):
         from ..kernels import channel_affine  # noqa: PLC0415  (numba)
 
+        fused = _conv_affine(conv, bn, x, residual, relu)
+        if fused is not None:
+            return fused
+
         y = conv2d(
             x, conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups,
             layer=repr(conv),
@@ -193,6 +197,38 @@ def conv_bn(
     if residual is not None:
         out = out + residual
     return relu(out) if relu is not None else out
+
+
+def _conv_affine(
+    conv: Conv2d, bn: BatchNorm2d, x: Tensor, residual: Tensor | None, relu: ReLU | None
+) -> Tensor | None:
+    """``conv_bn``'s whole expression in the convolution kernel's own output pass (the batch
+    norm's affine map, the residual and the ReLU applied as the outputs are unpacked: the same
+    operations in the same order, so the same bits as the convolution then the pass), for a
+    float32 convolution the compiled kernels take; None otherwise (then ``conv_bn`` goes on,
+    and ``conv2d`` checks the shapes)."""
+    xd, W = x.data, conv.weight.data
+    if xd.dtype != numpy.float32 or W.dtype != numpy.float32 or conv.groups != 1:
+        return None
+    if isinstance(conv.padding, str) or xd.shape[1] != W.shape[1]:
+        return None
+    b = None if conv.bias is None else conv.bias.data
+    P = (conv.padding,) * 2 if isinstance(conv.padding, int) else tuple(conv.padding)
+    pads, S, d = (P[0], P[0], P[1], P[1]), tuple(conv.stride), tuple(conv.dilation)
+    FH, FW = W.shape[2:]
+    out_h = (xd.shape[2] + 2 * P[0] - d[0] * (FH - 1) - 1) // S[0] + 1
+    out_w = (xd.shape[3] + 2 * P[1] - d[1] * (FW - 1) - 1) // S[1] + 1
+    if out_h < 1 or out_w < 1:
+        return None
+    r = None if residual is None else residual.data
+    if r is not None and (
+        r.shape != (xd.shape[0], W.shape[0], out_h, out_w) or r.dtype != xd.dtype
+    ):
+        return None
+    w, bb = (None if t is None else t.data for t in (bn.weight, bn.bias))
+    a, c = norm_affine(xd.dtype, w, bb, bn.running_mean.data, bn.running_var.data, bn.eps)
+    y = conv2d_affine_kernel(xd, W, b, S, pads, d, (a, c, r, relu is not None))
+    return None if y is None else Tensor(y)
 
 
 def conv_bn_relu(layers: list[Module], i: int, x: Any) -> tuple[Any, int] | None:

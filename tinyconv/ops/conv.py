@@ -277,6 +277,24 @@ class Conv2d(Function):
         return dx, dW, db
 
 
+def conv2d_affine_kernel(
+    x: Any, W: Any, b: Any, stride: Pair, pads: Pads, dilation: Pair, epilogue: Any
+) -> Any:
+    """y = the convolution with ``epilogue`` = (a, c, r, relu), y * a[f] + c[f] (+ r) (ReLU),
+    applied as the compiled kernels unpack their outputs, or None where neither the direct
+    3x3 kernels nor conv_gemm take this convolution (inference only: nothing is kept for a
+    backward pass; ``nn.fusion.conv_bn`` calls it for eval-mode Conv2d -> BatchNorm2d)."""
+    if _use_direct_kernel(x, W, stride, pads, dilation, 1, grad=False):
+        from ..kernels.conv3x3 import conv_affine_forward  # noqa: PLC0415  (numba)
+
+        return conv_affine_forward(x, W, b, pads, dilation, epilogue)
+    if _use_gemm_kernel(x, W, stride, pads, dilation, 1, grad=False):
+        from ..kernels.conv_gemm import conv_forward  # noqa: PLC0415  (numba)
+
+        return conv_forward(x, W, b, stride, pads, dilation, epilogue)
+    return None
+
+
 def _use_gemm_kernel(
     x: Any, W: Any, stride: Pair, pads: Pads, dilation: Pair, groups: int, grad: bool
 ) -> bool:
