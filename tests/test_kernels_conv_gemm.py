@@ -176,3 +176,20 @@ def test_gemm_does_not_depend_on_thread_count():
         numba.set_num_threads(before)
     for a, c in zip(*out, strict=True):
         np.testing.assert_array_equal(a, c)
+
+
+def test_gemm_dw_from_the_kept_col_equals_the_rebuilt_one(monkeypatch):
+    """Conv2d keeps the forward's col for dW (instead of x) up to KEEP_BYTES: the same bits."""
+    from tinyconv.kernels import conv_gemm
+
+    case = CASES["stem-7x7"]
+    x, w, b, dy = _data(case, seed=7)
+    monkeypatch.setattr(conv_gemm, "CHUNK_BYTES", 20000)  # several chunks
+    kept, _ = _run("numba", x, w, b, dy, *case[2:5])
+    with K.using("numba"):
+        y = F.conv2d(tinyconv.tensor(x), tinyconv.tensor(w, requires_grad=True), None, 2, 3)
+        assert y._ctx.saved[0] is None and len(y._ctx.saved[1]) > 1  # cols, not x
+    monkeypatch.setattr(conv_gemm, "KEEP_BYTES", 0)
+    rebuilt, _ = _run("numba", x, w, b, dy, *case[2:5])
+    for a, c in zip(kept, rebuilt, strict=True):
+        np.testing.assert_array_equal(a, c)

@@ -221,11 +221,20 @@ class Conv2d(Function):
     def _gemm_forward(
         self, x: Any, W: Any, b: Any, stride: Pair, pads: Pads, dilation: Pair
     ) -> Any:
-        from ..kernels.conv_gemm import conv_forward  # noqa: PLC0415  (numba)
+        from ..kernels.conv_gemm import KEEP_BYTES, conv_forward  # noqa: PLC0415  (numba)
 
-        y = conv_forward(x, W, b, stride, pads, dilation)
+        # dW reads the forward's col: kept (instead of x) when it is not too large
+        N, C, _, _ = x.shape
+        FN, _, FH, FW = W.shape
+        out_hw = (conv_output_size(x.shape[2], FH, stride[0], pads[:2], dilation[0]),
+                  conv_output_size(x.shape[3], FW, stride[1], pads[2:], dilation[1]))  # fmt: skip
+        keep = self.needs_input_grad[1] and is_grad_enabled()
+        keep = keep and C * FH * FW * N * out_hw[0] * out_hw[1] * 4 <= KEEP_BYTES
+        cols: list | None = [] if keep else None
+        y = conv_forward(x, W, b, stride, pads, dilation, cols=cols)
         self.save_for_backward(
-            x if self.needs_input_grad[1] else None,
+            x if self.needs_input_grad[1] and not keep else None,
+            cols,
             W if self.needs_input_grad[0] else None,
             (x.shape, W.shape, stride, pads, dilation),
         )
@@ -237,12 +246,12 @@ class Conv2d(Function):
             conv_weight_grad,
         )
 
-        x, W, (x_shape, W_shape, stride, pads, dilation) = self.saved
+        x, cols, W, (x_shape, W_shape, stride, pads, dilation) = self.saved
         dx = dW = db = None
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
             db = sum32(dout, axis=(0, 2, 3))  # (FN,)
         if self.needs_input_grad[1]:
-            dW = conv_weight_grad(x, dout, W_shape, stride, pads, dilation)
+            dW = conv_weight_grad(x, dout, W_shape, stride, pads, dilation, cols)
         if self.needs_input_grad[0]:
             dx = conv_data_grad(dout, W, x_shape, stride, pads, dilation)
         return dx, dW, db
