@@ -122,33 +122,37 @@ def _col2im_gather(
     SH: int, SW: int, DH: int, DW: int, pt: int, pl: int, out_h: int, out_w: int,
 ) -> None:  # fmt: skip
     """dx[n, c, h, w] = dxf[((n*C + c)*H + h)*W + w] = the sum of dcol[k*T + q] over the taps
-    (i, j), in that order, of the outputs q whose window holds pixel (h, w): col2im as a
-    gather, one (image, channel) plane per task, each row summed from 0."""
+    (i, j), in that order, of the outputs q whose window holds pixel (h, w): col2im, one
+    (image, channel) plane per task, the plane zeroed and then each tap added over it in
+    tap order (the reference's order: the same sums, the same bits)."""
     P = out_h * out_w
     u = np.uint64
     zero = np.float32(0)
-    lo = np.empty(FW, np.int64)  # per tap column j: the outputs ow in [lo, hi) inside the image
-    hi = np.empty(FW, np.int64)
+    # per tap row i: the outputs oh in [rlo, rhi) whose row lies in the image; per tap column
+    # j: the outputs ow in [clo, chi) likewise
+    rlo, rhi = np.empty(FH, np.int64), np.empty(FH, np.int64)
+    clo, chi = np.empty(FW, np.int64), np.empty(FW, np.int64)
+    for i in range(FH):
+        h0 = i * DH - pt
+        rlo[i] = min(max(-(h0 // SH), 0), out_h)
+        rhi[i] = min(max((H - 1 - h0) // SH + 1, rlo[i]), out_h)
     for j in range(FW):
         w0 = j * DW - pl
-        lo[j] = min(max(-(w0 // SW), 0), out_w)
-        hi[j] = min(max((W - 1 - w0) // SW + 1, lo[j]), out_w)
+        clo[j] = min(max(-(w0 // SW), 0), out_w)
+        chi[j] = min(max((W - 1 - w0) // SW + 1, clo[j]), out_w)
     for task in prange(N * C):
         n = task // C
         c = task - n * C
-        for h in range(H):
-            row = u((task * H + h) * W)
-            for w in range(W):
-                dxf[row + u(w)] = zero
-            for i in range(FH):
-                t = h + pt - i * DH
-                if t < 0 or t % SH != 0 or t // SH >= out_h:
-                    continue
-                src0 = n * P + (t // SH) * out_w
-                for j in range(FW):
-                    a, m = lo[j], hi[j] - lo[j]
-                    src = u(((c * FH + i) * FW + j) * T + src0 + a)
-                    dst = row + u(a * SW + j * DW - pl)
+        plane = u(task * H * W)
+        for p in range(H * W):
+            dxf[plane + u(p)] = zero
+        for i in range(FH):
+            for j in range(FW):
+                k = (c * FH + i) * FW + j
+                a, m = clo[j], chi[j] - clo[j]
+                for oh in range(rlo[i], rhi[i]):
+                    src = u(k * T + n * P + oh * out_w + a)
+                    dst = plane + u((oh * SH + i * DH - pt) * W + a * SW + j * DW - pl)
                     for ow in range(m):
                         dxf[dst + u(ow * SW)] += dcol[src + u(ow)]
 
