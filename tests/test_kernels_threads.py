@@ -179,6 +179,15 @@ def case_conv_gemm() -> Arrays:
     return [y.numpy().copy(), *_grads(x, w, b)]
 
 
+def case_matmul() -> Arrays:
+    r = _rng(10)
+    x = tinyconv.tensor(r.standard_normal((37, 480)).astype(np.float32), requires_grad=True)
+    w = tinyconv.tensor(r.standard_normal((50, 480)).astype(np.float32), requires_grad=True)
+    y = F.linear(x, w)  # backward: dx = dy @ W and dW = dy^T @ x on the tiles
+    y.backward(tinyconv.tensor(r.standard_normal(y.shape).astype(np.float32)))
+    return [y.numpy().copy(), *_grads(x, w)]
+
+
 def case_pool() -> Arrays:
     r = _rng(7)
     x = tinyconv.tensor(r.standard_normal((5, 7, 13, 12)).astype(np.float32), requires_grad=True)
@@ -199,6 +208,7 @@ CASES: dict[str, Callable[[], Arrays]] = {
     "conv_transpose": case_conv_transpose,
     "fused_conv": case_fused_conv,
     "loss": case_loss,
+    "matmul": case_matmul,
     "optim": case_optim,
     "pool": case_pool,
 }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import kernels
 from ..backend import get_array_module
 from ..cast_policy import LOW
 from ..dtypes import is_floating, sum32, to_compute
@@ -41,15 +42,26 @@ class Linear(Function):
         x, W, has_b = self.saved
         dx = dW = db = None
         if self.needs_input_grad[0]:
-            dx = _matmul(dout.reshape(-1, dout.shape[-1]), W).reshape(x.shape)  # (N, *, in)
+            dx = _product(dout.reshape(-1, dout.shape[-1]), W).reshape(x.shape)  # (N, *, in)
             dx = dx.astype(x.dtype, copy=False)
         if self.needs_input_grad[1]:
             x2 = x.reshape(-1, x.shape[-1])  # (N*, in)
-            dW = _matmul(dout.reshape(-1, dout.shape[-1]).T, x2)  # (out, in)
+            dW = _product(dout.reshape(-1, dout.shape[-1]).T, x2)  # (out, in)
             dW = dW.astype(W.dtype, copy=False)
         if has_b and self.needs_input_grad[2]:
             db = sum32(dout.reshape(-1, dout.shape[-1]), axis=0)
         return dx, dW, db
+
+
+def _product(a: Any, b: Any) -> Any:
+    """a @ b: on the compiled tiles (``kernels/matmul.py``) when the kernels are on and take
+    these operands (float32, b row-major with whole tiles), else ``_matmul``."""
+    if kernels.enabled():
+        from ..kernels import matmul  # noqa: PLC0415  (numba)
+
+        if matmul.supported(a, b):
+            return matmul.matmul(a, b)
+    return _matmul(a, b)
 
 
 PARALLEL_FLOPS = 1 << 22  # below this a product is not worth splitting across threads
