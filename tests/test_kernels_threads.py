@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pkgutil
 from collections.abc import Callable
-from unittest import mock
 
 import numpy as np
 import pytest
@@ -158,16 +157,6 @@ def case_col2im() -> Arrays:
     return [y.numpy().copy(), *_grads(x, w)]
 
 
-def case_conv_stride2() -> Arrays:
-    r = _rng(8)
-    x = tinyconv.tensor(r.standard_normal((5, 16, 13, 12)).astype(np.float32), requires_grad=True)
-    w = tinyconv.tensor(r.standard_normal((24, 16, 3, 3)).astype(np.float32), requires_grad=True)
-    with mock.patch("tinyconv.ops.conv._use_gemm_kernel", return_value=False):  # the phase grid
-        y = F.conv2d(x, w, None, 2, 1)
-        y.backward(tinyconv.tensor(r.standard_normal(y.shape).astype(np.float32)))
-    return [y.numpy().copy(), *_grads(x, w)]
-
-
 def case_conv_gemm() -> Arrays:
     r = _rng(9)
     x = tinyconv.tensor(r.standard_normal((7, 5, 17, 15)).astype(np.float32), requires_grad=True)
@@ -204,7 +193,6 @@ CASES: dict[str, Callable[[], Arrays]] = {
     "conv_tiles": case_conv3x3,  # conv3x3's generated tiles
     "conv_depthwise": case_conv_depthwise,
     "conv_gemm": case_conv_gemm,
-    "conv_stride2": case_conv_stride2,
     "conv_transpose": case_conv_transpose,
     "fused_conv": case_fused_conv,
     "loss": case_loss,

@@ -195,8 +195,8 @@ def supported(
     float32 NumPy arrays and one group; the batch goes through in chunks of images whose
     col holds CHUNK_BYTES (4 MiB, in cache: whole-batch cols of 15-60 MB were up to 1.8x
     slower). Measured on AMD EPYC Zen 5, 2 threads, OpenBLAS's Haswell kernels, ms this
-    path vs the one before it (the reference, or the stride-2 phase grid of conv_stride2
-    for 3x3 layers of 16-64 channels):
+    path vs the one before it (the reference, or for 3x3/2 layers of 16-64 channels a
+    stride-2 kernel on the input's stride phases, removed since: it lost on every shape):
 
     * stride > 1, every measured shape. Forward: resnet18's 7x7/2 stem at batch 8 7.7 vs
       11.5, batch 1 0.92 vs 1.68; 64->128 @56 3x3 2.8 vs 4.8, 1x1 0.49 vs 1.06; 128->256 @28

@@ -106,9 +106,6 @@ class Conv2d(Function):
         self.gemm = _use_gemm_kernel(x, W, stride, pads, dilation, groups, grad)
         if self.gemm:
             return self._gemm_forward(x, W, b, stride, pads, dilation)
-        self.stride2 = _use_stride2_kernel(x, W, stride, pads, dilation, groups, grad)
-        if self.stride2:
-            return self._stride2_forward(x, W, b, pads)
         xp = get_array_module(x)
         g = _Geometry(x.shape, W.shape, stride, pads, dilation, groups, xp, x.dtype)
         col_W = to_compute(W).reshape(g.G, g.FN // g.G, g.Kg)  # (G, FN/G, Cg*FH*FW): filter rows
@@ -125,8 +122,6 @@ class Conv2d(Function):
             return self._direct_backward(dout)
         if self.gemm:
             return self._gemm_backward(dout)
-        if self.stride2:
-            return self._stride2_backward(dout)
         x, W, g = self.saved
         xp = get_array_module(dout)
         G, FN, FH, FW, (DH, DW) = g.G, g.FN, g.FH, g.FW, g.dilation
@@ -256,35 +251,6 @@ class Conv2d(Function):
             dx = conv_data_grad(dout, W, x_shape, stride, pads, dilation)
         return dx, dW, db
 
-    # stride 2 (kernels/conv_stride2.py): forward and dW on the stride phases' grid, dx as one
-    # stride-1 correlation of dy per phase, all on the stride-1 tiles
-    def _stride2_forward(self, x: Any, W: Any, b: Any, pads: Pads) -> Any:
-        from ..kernels.conv_stride2 import conv_forward  # noqa: PLC0415  (numba)
-
-        y, xs = conv_forward(x, W, b, pads)
-        self.save_for_backward(
-            xs if self.needs_input_grad[1] else None,
-            W if self.needs_input_grad[0] else None,
-            (x.shape, W.shape, pads),
-        )
-        return y
-
-    def _stride2_backward(self, dout: Any) -> tuple[Any, Any, Any]:
-        from ..kernels.conv_stride2 import (  # noqa: PLC0415  (numba)
-            conv_data_grad,
-            conv_weight_grad,
-        )
-
-        xs, W, (x_shape, W_shape, pads) = self.saved
-        dx = dW = db = None
-        if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
-            db = sum32(dout, axis=(0, 2, 3))  # (FN,), any layout (a batch norm's is channel-major)
-        if self.needs_input_grad[1]:
-            dW = conv_weight_grad(xs, x_shape, dout, W_shape, pads)
-        if self.needs_input_grad[0]:
-            dx = conv_data_grad(dout, W, x_shape, pads)
-        return dx, dW, db
-
 
 def conv2d_affine_kernel(
     x: Any, W: Any, b: Any, stride: Pair, pads: Pads, dilation: Pair, epilogue: Any
@@ -311,17 +277,6 @@ def _use_gemm_kernel(
     if not kernels.enabled() or groups != 1:
         return False
     from ..kernels.conv_gemm import supported  # noqa: PLC0415  (numba)
-
-    return supported(x, W, stride, pads, dilation, groups, grad)
-
-
-def _use_stride2_kernel(
-    x: Any, W: Any, stride: Pair, pads: Pads, dilation: Pair, groups: int, grad: bool
-) -> bool:
-    """The dispatch rule for the compiled stride-2 kernels (``kernels/conv_stride2.supported``)."""
-    if not kernels.enabled() or groups != 1 or stride != (2, 2):
-        return False
-    from ..kernels.conv_stride2 import supported  # noqa: PLC0415  (numba)
 
     return supported(x, W, stride, pads, dilation, groups, grad)
 
