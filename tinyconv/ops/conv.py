@@ -236,6 +236,7 @@ class Conv2d(Function):
         return y
 
     def _gemm_backward(self, dout: Any) -> tuple[Any, Any, Any]:
+        from ..kernels.conv3x3 import bias_grad  # noqa: PLC0415  (numba)
         from ..kernels.conv_gemm import (  # noqa: PLC0415  (numba)
             conv_data_grad,
             conv_weight_grad,
@@ -244,7 +245,7 @@ class Conv2d(Function):
         x, cols, W, (x_shape, W_shape, stride, pads, dilation) = self.saved
         dx = dW = db = None
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
-            db = sum32(dout, axis=(0, 2, 3))  # (FN,)
+            db = bias_grad(dout)  # (FN,): compiled plane sums in float64, as the direct path's
         if self.needs_input_grad[1]:
             dW = conv_weight_grad(x, dout, W_shape, stride, pads, dilation, cols)
         if self.needs_input_grad[0]:
