@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from ._jit import njit, prange
+from ._windows import tap_range
 from .conv3x3 import (
     _buffer,
     _pack,
@@ -83,8 +84,7 @@ def _im2col(
                 dst0 = u(((c * FH + i) * FW + j) * T + n * P)
                 # the outputs whose tap column is inside the image: ow*SW + w0 in [0, W)
                 w0 = j * DW - pl
-                lo = min(max(-(w0 // SW), 0), out_w)  # ceil(-w0 / SW), clipped
-                hi = min(max((W - 1 - w0) // SW + 1, lo), out_w)
+                lo, hi = tap_range(w0, SW, W, out_w)
                 for oh in range(out_h):
                     h = oh * SH + i * DH - pt
                     dst = dst0 + u(oh * out_w)
@@ -134,12 +134,10 @@ def _col2im_gather(
     clo, chi = np.empty(FW, np.int64), np.empty(FW, np.int64)
     for i in range(FH):
         h0 = i * DH - pt
-        rlo[i] = min(max(-(h0 // SH), 0), out_h)
-        rhi[i] = min(max((H - 1 - h0) // SH + 1, rlo[i]), out_h)
+        rlo[i], rhi[i] = tap_range(h0, SH, H, out_h)
     for j in range(FW):
         w0 = j * DW - pl
-        clo[j] = min(max(-(w0 // SW), 0), out_w)
-        chi[j] = min(max((W - 1 - w0) // SW + 1, clo[j]), out_w)
+        clo[j], chi[j] = tap_range(w0, SW, W, out_w)
     for task in prange(N * C):
         n = task // C
         c = task - n * C

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ._jit import njit, prange
+from ._windows import tap_range
 
 
 def supported(x: Any, index_dtype: Any) -> bool:
@@ -143,8 +144,7 @@ def _window_pool(
     hi = np.empty(KW, np.int64)
     for b in range(KW):
         s0 = b * DW - PW
-        lo[b] = min(max(-(s0 // SW), 0), ow)
-        hi[b] = min(max((W - 1 - s0) // SW + 1, lo[b]), ow)
+        lo[b], hi[b] = tap_range(s0, SW, W, ow)
     for t in prange(N * C):
         n = t // C
         c = t - n * C
