@@ -55,6 +55,8 @@ def test_depthwise_kernel_equals_reference_and_torch(case):
     ref = _run("numpy", x, w, b, dy, kw)
     for g, r, name in zip(got, ref, ("y", "dx", "dW", "db"), strict=True):
         scale = np.abs(r).max()
+        if name == "db":  # a sum of dy that may cancel: its float32 error scales with sum |dy|
+            scale = max(scale, np.abs(dy).sum(axis=(0, 2, 3)).max())
         assert np.abs(g - r).max() <= 1e-5 * scale, name  # float32 rel <= 1e-5
         assert g.dtype == np.float32 and g.shape == r.shape, name
     xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
