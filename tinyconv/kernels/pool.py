@@ -137,33 +137,46 @@ def _window_pool(
     x: Any, y: Any, KH: int, KW: int, SH: int, SW: int, PH: int, PW: int, DH: int, DW: int,
     minimum: bool,
 ) -> None:  # fmt: skip
+    """Separable: per input row the pick over the tap columns b (in order), then per output
+    row the pick over the tap rows a (in order) of those row results. That is the
+    reference's pick over the taps in row-major order: a strictly better value replaces, so
+    the first best tap wins, and a NaN always replaces, so the last NaN wins, either way."""
     N, C, H, W = x.shape
     oh, ow = y.shape[2], y.shape[3]
     start = x.dtype.type(np.inf if minimum else -np.inf)
     lo = np.empty(KW, np.int64)  # per tap column b: the outputs w in [lo, hi) inside the image
     hi = np.empty(KW, np.int64)
     for b in range(KW):
-        s0 = b * DW - PW
-        lo[b], hi[b] = tap_range(s0, SW, W, ow)
+        lo[b], hi[b] = tap_range(b * DW - PW, SW, W, ow)
     for t in prange(N * C):
         n = t // C
         c = t - n * C
+        rows = np.empty((H, ow), x.dtype)  # rows[r, w]: the pick over b of row r
+        for r in range(H):
+            xr, hr = x[n, c, r], rows[r]
+            for w in range(ow):
+                hr[w] = start
+            for b in range(KW):
+                s0 = b * DW - PW
+                for w in range(lo[b], hi[b]):
+                    v = xr[w * SW + s0]
+                    best = hr[w]
+                    m = (v < best) if minimum else (v > best)
+                    hr[w] = v if (m or v != v) else best  # NaN wins and stays
         for h in range(oh):
             yr = y[n, c, h]
             for w in range(ow):
                 yr[w] = start
-            for a in range(KH):  # taps in order, each over the row: the reference's order
+            for a in range(KH):
                 r = h * SH - PH + a * DH
                 if r < 0 or r >= H:
                     continue
-                xr = x[n, c, r]
-                for b in range(KW):
-                    s0 = b * DW - PW
-                    for w in range(lo[b], hi[b]):
-                        v = xr[w * SW + s0]
-                        best = yr[w]
-                        m = (v < best) if minimum else (v > best)
-                        yr[w] = v if (m or v != v) else best  # NaN wins and stays
+                hr = rows[r]
+                for w in range(ow):
+                    v = hr[w]
+                    best = yr[w]
+                    m = (v < best) if minimum else (v > best)
+                    yr[w] = v if (m or v != v) else best
 
 
 def window_pool_forward(
