@@ -101,18 +101,29 @@ def conv_relu_pool(layers: list[Module], i: int, x: Any) -> tuple[Any, int] | No
     return y, i + 3
 
 
+def _plain_pair(layers: list[Module], i: int, first: type, second: type) -> tuple[Any, Any] | None:
+    """``layers[i], layers[i + 1]`` when they are exactly ``first`` and ``second`` (not
+    subclasses), neither has a forward hook, no trace is recorded, the kernels are on and
+    autocast is off: what every pair rule here needs first; else None."""
+    if i + 2 > len(layers):
+        return None
+    a, b = layers[i : i + 2]
+    if type(a) is not first or type(b) is not second:
+        return None
+    if a._forward_hooks or b._forward_hooks or _tracing():
+        return None
+    if not kernels.enabled() or is_autocast_enabled():
+        return None
+    return a, b
+
+
 def conv_relu(layers: list[Module], i: int, x: Any) -> tuple[Any, int] | None:
     """(relu(conv(x)), i + 2) for a Conv2d, ReLU at ``layers[i:]`` on the compiled 3x3
     kernels; or None."""
-    if i + 2 > len(layers):
+    pair = _plain_pair(layers, i, Conv2d, ReLU)
+    if pair is None or not isinstance(x, Tensor):
         return None
-    conv, act = layers[i : i + 2]
-    if type(conv) is not Conv2d or type(act) is not ReLU:
-        return None
-    if conv._forward_hooks or act._forward_hooks or _tracing():
-        return None
-    if not kernels.enabled() or is_autocast_enabled() or not isinstance(x, Tensor):
-        return None
+    conv = pair[0]
     if x.ndim != 4 or x.shape[0] == 0 or isinstance(conv.padding, str):
         return None
     P = (conv.padding, conv.padding) if isinstance(conv.padding, int) else tuple(conv.padding)
@@ -255,15 +266,10 @@ def _conv_runs(layers: list[Module], i: int, x: Any) -> tuple[Any, int] | None:
 def bn_relu(layers: list[Module], i: int, x: Any) -> tuple[Any, int] | None:
     """(relu(bn(x)), i + 2) for a training-mode BatchNorm2d, ReLU at ``layers[i:]`` as one
     ``ops.fused.BatchNormRelu``; or None (see the module docstring for the conditions)."""
-    if i + 2 > len(layers):
+    pair = _plain_pair(layers, i, BatchNorm2d, ReLU)
+    if pair is None or not pair[0].training:
         return None
-    bn, act = layers[i : i + 2]
-    if type(bn) is not BatchNorm2d or type(act) is not ReLU:
-        return None
-    if bn._forward_hooks or act._forward_hooks or _tracing():
-        return None
-    if not kernels.enabled() or is_autocast_enabled() or not bn.training:
-        return None
+    bn = pair[0]
     if not isinstance(x, Tensor) or x.ndim != 4 or x.shape[1] != bn.num_features:
         return None  # BatchNorm2d's own checks give the error
     tensors = [bn.weight, bn.bias, bn.running_mean, bn.running_var]
