@@ -40,6 +40,7 @@ import numpy as np
 
 from ._jit import njit, prange
 from ._windows import tap_range
+from .channel_affine import planes
 from .conv3x3 import (
     _buffer,
     _pack,
@@ -105,15 +106,9 @@ def _im2col(
 
 
 def _flat(x: Any) -> tuple[Any, int, int]:
-    """(flat memory, element stride of N, of C) of x (N, C, H, W) stored NCHW or channel-major
-    (C, N, H, W), the layouts of convolutions and batch norms; anything else is copied."""
-    N, C, H, W = x.shape
-    if x.flags.c_contiguous:
-        return x.reshape(-1), C * H * W, H * W
-    t = x.transpose(1, 0, 2, 3)
-    if t.flags.c_contiguous:
-        return t.reshape(-1), H * W, N * H * W
-    return np.ascontiguousarray(x).reshape(-1), C * H * W, H * W
+    """(flat memory, element stride of N, of C) of x (N, C, H, W): ``channel_affine.planes``
+    for the layouts of convolutions and batch norms (NCHW, channel-major); others are copied."""
+    return planes(x) or planes(np.ascontiguousarray(x))  # type: ignore[return-value]
 
 
 @njit(parallel=True)
@@ -237,7 +232,8 @@ def conv_forward(
     whose col holds about CHUNK_BYTES (every output is its own sum: chunks change no bit).
     ``epilogue`` = (a, c, r, relu): an eval-mode batch norm's y * a + c, the residual r (or
     None) and the ReLU applied as the outputs are unpacked (``conv3x3.unpack_epilogue``).
-    ``cols``: a list that receives every chunk's col (new arrays), for ``conv_weight_grad``."""
+    ``cols``: a list that receives every chunk's col (new arrays), for ``conv_weight_grad``,
+    when the whole col holds at most KEEP_BYTES; else it stays empty."""
     from . import conv_tiles  # noqa: PLC0415  (compiles on first use)
 
     N, C, H, W_in = x.shape
@@ -250,10 +246,11 @@ def conv_forward(
     wt, nob = _tile_weights(np.asarray(W, np.float32).reshape(FN, K), conv_tiles.OB)
     y = np.empty((N, FN, out_h, out_w), np.float32)
     bias = np.zeros(FN, np.float32) if b is None else np.asarray(b, np.float32)
+    keep = cols is not None and K * N * out_h * out_w * 4 <= KEEP_BYTES
     for n0 in range(0, N, nc):
         xc = x[n0 : n0 + nc]
-        col, T, _, _ = im2col(xc, W.shape, stride, pads, dilation, keep=cols is not None)
-        if cols is not None:
+        col, T, _, _ = im2col(xc, W.shape, stride, pads, dilation, keep=keep)
+        if keep:
             cols.append(col)
         offs = np.arange(K, dtype=np.uint64) * np.uint64(T)
         out = _buffer("out", nob * conv_tiles.OB * T)

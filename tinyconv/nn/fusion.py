@@ -117,6 +117,12 @@ def _plain_pair(layers: list[Module], i: int, first: type, second: type) -> tupl
     return a, b
 
 
+def _pads(conv: Conv2d) -> tuple[tuple[int, int], tuple[int, int, int, int]]:
+    """(P, pads): a numeric padding as a pair (h, w) and as (top, bottom, left, right)."""
+    P = (conv.padding,) * 2 if isinstance(conv.padding, int) else tuple(conv.padding)
+    return P, (P[0], P[0], P[1], P[1])
+
+
 def conv_relu(layers: list[Module], i: int, x: Any) -> tuple[Any, int] | None:
     """(relu(conv(x)), i + 2) for a Conv2d, ReLU at ``layers[i:]`` on the compiled 3x3
     kernels; or None."""
@@ -126,8 +132,7 @@ def conv_relu(layers: list[Module], i: int, x: Any) -> tuple[Any, int] | None:
     conv = pair[0]
     if x.ndim != 4 or x.shape[0] == 0 or isinstance(conv.padding, str):
         return None
-    P = (conv.padding, conv.padding) if isinstance(conv.padding, int) else tuple(conv.padding)
-    pads = (P[0], P[0], P[1], P[1])
+    P, pads = _pads(conv)
     w, b = conv.weight, conv.bias
     if x.shape[1] != w.shape[1] * conv.groups or (b is not None and b.dtype != w.dtype):
         return None  # conv2d's own checks give the error
@@ -224,8 +229,8 @@ def _conv_affine(
     if isinstance(conv.padding, str) or xd.shape[1] != W.shape[1]:
         return None
     b = None if conv.bias is None else conv.bias.data
-    P = (conv.padding,) * 2 if isinstance(conv.padding, int) else tuple(conv.padding)
-    pads, S, d = (P[0], P[0], P[1], P[1]), tuple(conv.stride), tuple(conv.dilation)
+    P, pads = _pads(conv)
+    S, d = tuple(conv.stride), tuple(conv.dilation)
     FH, FW = W.shape[2:]
     out_h = (xd.shape[2] + 2 * P[0] - d[0] * (FH - 1) - 1) // S[0] + 1
     out_w = (xd.shape[3] + 2 * P[1] - d[1] * (FW - 1) - 1) // S[1] + 1

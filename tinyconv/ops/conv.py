@@ -216,20 +216,14 @@ class Conv2d(Function):
     def _gemm_forward(
         self, x: Any, W: Any, b: Any, stride: Pair, pads: Pads, dilation: Pair
     ) -> Any:
-        from ..kernels.conv_gemm import KEEP_BYTES, conv_forward  # noqa: PLC0415  (numba)
+        from ..kernels.conv_gemm import conv_forward  # noqa: PLC0415  (numba)
 
-        # dW reads the forward's col: kept (instead of x) when it is not too large
-        N, C, _, _ = x.shape
-        FN, _, FH, FW = W.shape
-        out_hw = (conv_output_size(x.shape[2], FH, stride[0], pads[:2], dilation[0]),
-                  conv_output_size(x.shape[3], FW, stride[1], pads[2:], dilation[1]))  # fmt: skip
-        keep = self.needs_input_grad[1] and is_grad_enabled()
-        keep = keep and C * FH * FW * N * out_hw[0] * out_hw[1] * 4 <= KEEP_BYTES
-        cols: list | None = [] if keep else None
+        # dW reads the forward's col when conv_forward keeps it (not too large), else x
+        cols: list | None = [] if self.needs_input_grad[1] and is_grad_enabled() else None
         y = conv_forward(x, W, b, stride, pads, dilation, cols=cols)
         self.save_for_backward(
-            x if self.needs_input_grad[1] and not keep else None,
-            cols,
+            x if self.needs_input_grad[1] and not cols else None,
+            cols or None,
             W if self.needs_input_grad[0] else None,
             (x.shape, W.shape, stride, pads, dilation),
         )
